@@ -1,1 +1,44 @@
-//! placeholder
+//! Files in, tables out for northstar.
+//!
+//! * [`summarize_file`] streams a purchase log (CSV, TSV or whitespace-separated) once and
+//!   builds the RFM summary ([`RfmRow`]) or the calibration/holdout table
+//!   ([`CalibrationHoldoutRow`]) with the semantics of Python lifetimes'
+//!   `summary_data_from_transaction_data` and `calibration_and_holdout_data` at daily
+//!   resolution: purchases by one customer on one calendar day merge into one purchase day.
+//!   Memory grows with the number of customers, not rows.
+//! * [`write_rfm_csv`] and [`write_calibration_holdout_csv`] write those tables as CSV.
+//! * [`read_rfm_csv`] reads an RFM table back for fitting and prediction.
+//!
+//! Every user error is an [`InputError`] naming the file, line, column and value and saying
+//! what was expected. Nothing here knows about models.
+#![deny(missing_docs)]
+
+mod date;
+mod error;
+mod format;
+mod records;
+mod rfm_input;
+mod scan;
+mod summary;
+mod write;
+
+pub use error::{ColumnInfo, DataError, InputError, InputErrorKind, ParseOptionError};
+pub use format::{
+    ColumnRef, Delimiter, NegativeAmounts, SummaryOptions, TimeUnit, TransactionFormat,
+};
+pub use rfm_input::{read_rfm_csv, RfmInput};
+pub use summary::{summarize_file, CalibrationHoldoutRow, RfmRow, Summary};
+pub use write::{write_calibration_holdout_csv, write_rfm_csv};
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use std::path::PathBuf;
+
+    /// Writes `content` to a file named `name` in a fresh temporary directory.
+    pub fn file(name: &str, content: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        (dir, path)
+    }
+}

@@ -86,6 +86,26 @@ pub fn customer_lifetime_value<M: PurchaseModel + ?Sized>(
     expected_spend: f64,
     options: &ClvOptions,
 ) -> f64 {
+    discounted_expected_purchases(model, customer, options) * expected_spend
+}
+
+/// The discounted number of purchases expected over the horizon; CLV is this times the
+/// expected spend. It depends only on `(frequency, recency, T)`, so it can be computed once per
+/// distinct summary.
+///
+/// ```
+/// use northstar_models::{clv::*, BgNbd, PurchaseModel, Rfm};
+/// let model = BgNbd::new(0.2425945, 4.4136019, 0.7929199, 2.4258881).unwrap();
+/// let c = Rfm::try_new(2.0, 30.43, 38.86, None).unwrap();
+/// let o = ClvOptions { months: 12, discounting: Discounting::Monthly { rate: 0.0 }, days_per_time_unit: 7.0 };
+/// let undiscounted = model.expected_purchases(&c, 12.0 * DAYS_PER_MONTH / 7.0);
+/// assert!((discounted_expected_purchases(&model, &c, &o) - undiscounted).abs() < 1e-12);
+/// ```
+pub fn discounted_expected_purchases<M: PurchaseModel + ?Sized>(
+    model: &M,
+    customer: &Rfm,
+    options: &ClvOptions,
+) -> f64 {
     let month = DAYS_PER_MONTH / options.days_per_time_unit;
     let (steps, step, factor): (u32, f64, Box<dyn Fn(u32) -> f64>) = match options.discounting {
         Discounting::Monthly { rate } => (
@@ -111,7 +131,7 @@ pub fn customer_lifetime_value<M: PurchaseModel + ?Sized>(
         value += (cumulative - previous) * factor(k);
         previous = cumulative;
     }
-    value * expected_spend
+    value
 }
 
 #[cfg(test)]

@@ -175,11 +175,27 @@ impl CompressedRfm {
     /// assert_eq!(data.total_weight, 3.0);
     /// ```
     pub fn new(customers: &[Rfm], weights: Option<&[f64]>) -> Self {
+        Self::with_customer_rows(customers, weights).0
+    }
+
+    /// Like [`CompressedRfm::new`], also returning each customer's row index, so that
+    /// predictions computed once per distinct row can be mapped back to customers.
+    ///
+    /// ```
+    /// use northstar_models::{CompressedRfm, Rfm};
+    /// let a = Rfm::try_new(1.0, 2.0, 5.0, None).unwrap();
+    /// let b = Rfm::try_new(0.0, 0.0, 5.0, None).unwrap();
+    /// let (data, rows) = CompressedRfm::with_customer_rows(&[a, b, a], None);
+    /// assert_eq!(rows, vec![0, 1, 0]);
+    /// assert_eq!(data.row_rfm(0), a);
+    /// ```
+    pub fn with_customer_rows(customers: &[Rfm], weights: Option<&[f64]>) -> (Self, Vec<u32>) {
         let mut xs = Interner::new();
         let mut txs = Interner::new();
         let mut ts = Interner::new();
-        let mut row_index: HashMap<(u32, u32, u32), usize> = HashMap::new();
+        let mut row_index: HashMap<(u32, u32, u32), u32> = HashMap::new();
         let mut rows: Vec<CompressedRow> = Vec::new();
+        let mut customer_rows = Vec::with_capacity(customers.len());
         let mut total_weight = 0.0;
         for (i, c) in customers.iter().enumerate() {
             let w = weights.map_or(1.0, |w| w[i]);
@@ -189,25 +205,37 @@ impl CompressedRfm {
                 txs.intern(c.recency),
                 ts.intern(c.t),
             );
-            match row_index.get(&key) {
-                Some(&r) => rows[r].weight += w,
-                None => {
-                    row_index.insert(key, rows.len());
-                    rows.push(CompressedRow {
-                        x: key.0,
-                        t_x: key.1,
-                        t: key.2,
-                        weight: w,
-                    });
-                }
-            }
+            let r = *row_index.entry(key).or_insert_with(|| {
+                rows.push(CompressedRow {
+                    x: key.0,
+                    t_x: key.1,
+                    t: key.2,
+                    weight: 0.0,
+                });
+                rows.len() as u32 - 1
+            });
+            rows[r as usize].weight += w;
+            customer_rows.push(r);
         }
-        Self {
+        let data = Self {
             frequencies: xs.values,
             recencies: txs.values,
             ts: ts.values,
             rows,
             total_weight,
+        };
+        (data, customer_rows)
+    }
+
+    /// The summary (without monetary value) of distinct row `index`.
+    pub fn row_rfm(&self, index: usize) -> Rfm {
+        let row = self.rows[index];
+        // The values were taken from valid records, so they still satisfy every rule.
+        Rfm {
+            frequency: self.frequencies[row.x as usize],
+            recency: self.recencies[row.t_x as usize],
+            t: self.ts[row.t as usize],
+            monetary_value: None,
         }
     }
 }

@@ -1,0 +1,46 @@
+//! One file per subcommand; this module only declares them and dispatches.
+
+pub mod clv;
+pub mod demo;
+pub mod fit;
+pub mod predict;
+pub mod simulate;
+pub mod summarize;
+
+use clap::{Parser, Subcommand};
+
+/// northstar: customer lifetime value from your own purchase data.
+#[derive(Debug, Parser)]
+#[command(name = "northstar", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Summarize a purchase log into one RFM row per customer (lifetimes semantics).
+    Summarize(summarize::Args),
+    /// Fit a model (bgnbd, gg) to an RFM table.
+    Fit(fit::Args),
+    /// Per-customer predictions from a fitted model.
+    Predict(predict::Args),
+    /// Discounted customer lifetime value from a purchase model and a spend model.
+    Clv(clv::Args),
+    /// Simulate a purchase log from a model (for tests and benchmarks).
+    Simulate(simulate::Args),
+    /// Run the whole pipeline on the bundled CDNOW sample.
+    Demo,
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Summarize(args) => summarize::run(args),
+        Command::Fit(args) => fit::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Clv(args) => clv::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Demo => demo::run(),
+    }
+}

@@ -1,0 +1,80 @@
+//! Output files are written whole or not at all: into a temporary file beside the target,
+//! renamed into place only when everything succeeded.
+
+use anyhow::{Context, Result};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Where a command writes: a file (`-o PATH`) or standard output.
+pub fn write_output(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    match path {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            write(&mut out)?;
+            out.flush().context("cannot write to standard output")
+        }
+        Some(path) => {
+            let dir = parent_dir(path);
+            let temp = tempfile::NamedTempFile::new_in(&dir)
+                .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+            let mut out = BufWriter::new(temp);
+            write(&mut out)?;
+            let temp = out
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            temp.persist(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(())
+        }
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes a CSV table: the id column, then one column of numbers per remaining header name.
+pub fn write_table(
+    out: &mut dyn Write,
+    header: &[&str],
+    ids: &[String],
+    columns: &[&[f64]],
+) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(header)?;
+    let mut buffer = ryu_free_format::Buffer::default();
+    for (i, id) in ids.iter().enumerate() {
+        writer.write_field(id)?;
+        for column in columns {
+            writer.write_field(buffer.format(column[i]))?;
+        }
+        writer.write_record(None::<&[u8]>)?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// Number formatting without an allocation per field.
+mod ryu_free_format {
+    use std::fmt::Write;
+
+    #[derive(Default)]
+    pub struct Buffer(String);
+
+    impl Buffer {
+        /// Shortest representation that round-trips (Rust's `Display` for f64).
+        pub fn format(&mut self, value: f64) -> &str {
+            self.0.clear();
+            let _ = write!(self.0, "{value}");
+            &self.0
+        }
+    }
+}
