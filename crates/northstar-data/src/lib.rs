@@ -20,6 +20,7 @@ mod records;
 mod rfm_input;
 mod scan;
 mod summary;
+mod table;
 mod write;
 
 pub use error::{ColumnInfo, DataError, InputError, InputErrorKind, ParseOptionError};

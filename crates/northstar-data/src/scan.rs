@@ -121,12 +121,66 @@ fn parse_amount(field: &[u8]) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// Reads `path` once and calls `on_row(customer_id, day, amount)` for every row that is kept.
+/// Rows handed out together, so that consumers can look ahead (for example to prefetch).
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    ids: Vec<u8>,
+    rows: Vec<BatchRow>,
+}
+
+/// One kept row of a [`Batch`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchRow {
+    id_start: usize,
+    id_end: usize,
+    /// Purchase day (days since 1970-01-01).
+    pub day: i32,
+    /// Purchase amount (0 without an amount column).
+    pub amount: f64,
+}
+
+impl Batch {
+    const CAPACITY: usize = 1024;
+
+    /// Number of rows.
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The rows.
+    pub(crate) fn rows(&self) -> &[BatchRow] {
+        &self.rows
+    }
+
+    /// The customer id of a row: valid UTF-8, trimmed, not empty.
+    #[inline]
+    pub(crate) fn id(&self, row: &BatchRow) -> &[u8] {
+        &self.ids[row.id_start..row.id_end]
+    }
+
+    fn push(&mut self, id: &[u8], day: i32, amount: f64) {
+        let id_start = self.ids.len();
+        self.ids.extend_from_slice(id);
+        self.rows.push(BatchRow {
+            id_start,
+            id_end: self.ids.len(),
+            day,
+            amount,
+        });
+    }
+
+    fn clear(&mut self) {
+        self.ids.clear();
+        self.rows.clear();
+    }
+}
+
+/// Reads `path` once and hands every kept row to `on_batch`, in file order, in batches.
 pub(crate) fn scan(
     path: &Path,
     format: &TransactionFormat,
     on_progress: &mut dyn FnMut(u64),
-    mut on_row: impl FnMut(&str, i32, f64) -> Result<(), DataError>,
+    mut on_batch: impl FnMut(&Batch) -> Result<(), DataError>,
 ) -> Result<ScanStats, DataError> {
     if let Some(fmt) = &format.date_format {
         if !date::is_valid_format(fmt) {
@@ -184,6 +238,7 @@ pub(crate) fn scan(
         "the first row"
     };
 
+    let mut batch = Batch::default();
     let mut stats = ScanStats {
         rows: 0,
         kept: 0,
@@ -289,7 +344,14 @@ pub(crate) fn scan(
         stats.kept += 1;
         stats.min_day = stats.min_day.min(day);
         stats.max_day = stats.max_day.max(day);
-        on_row(id, day, amount)?;
+        batch.push(id.as_bytes(), day, amount);
+        if batch.len() == Batch::CAPACITY {
+            on_batch(&batch)?;
+            batch.clear();
+        }
+    }
+    if batch.len() > 0 {
+        on_batch(&batch)?;
     }
     records.finish();
 

@@ -10,12 +10,11 @@
 
 use std::path::Path;
 
-use rustc_hash::FxHashMap;
-
 use crate::date::{self, show_day};
 use crate::error::{DataError, InputError, InputErrorKind};
 use crate::format::{SummaryOptions, TransactionFormat};
-use crate::scan::{scan, ScanStats};
+use crate::scan::{scan, Batch, BatchRow, ScanStats};
+use crate::table::{self, Entry, IdKey, IdTable};
 
 /// One customer's RFM summary (lifetimes' `summary_data_from_transaction_data`).
 #[derive(Debug, Clone, PartialEq)]
@@ -259,43 +258,74 @@ fn merge_days(rows: &mut Vec<(i32, f64)>) {
     rows.truncate(out);
 }
 
+/// How far ahead (in rows) the slot and the entry of upcoming customers are prefetched.
+const PREFETCH_SLOT_AHEAD: usize = 16;
+const PREFETCH_ENTRY_AHEAD: usize = 8;
+
 /// All customers, in order of first appearance.
 struct Customers {
-    index: FxHashMap<Box<str>, u32>,
-    stats: Vec<Customer>,
+    table: IdTable<Customer>,
+    /// Out-of-order rows of the customers that have them, indexed by `Customer::extra`.
     extra: Vec<Vec<(i32, f64)>>,
+    /// Hashes of the current batch's ids (reused buffer).
+    hashes: Vec<u64>,
 }
 
 impl Customers {
     fn new() -> Self {
         Customers {
-            index: FxHashMap::default(),
-            stats: Vec::new(),
+            table: IdTable::new(),
             extra: Vec::new(),
+            hashes: Vec::new(),
         }
     }
 
+    /// Hashes the ids of `batch` and calls `each(self, row, hash)` for every row, prefetching
+    /// the table memory of the rows a little ahead.
     #[inline]
-    fn add(&mut self, id: &str, day: i32, amount: f64, split: i32) -> Result<(), DataError> {
-        let idx = match self.index.get(id) {
-            Some(&i) => i as usize,
-            None => {
-                let i = self.stats.len();
-                let key = u32::try_from(i)
-                    .ok()
-                    .filter(|&k| k != u32::MAX)
-                    .ok_or_else(|| DataError::Internal("more than 4 billion customers".into()))?;
-                self.index.insert(id.into(), key);
-                self.stats.push(Customer::EMPTY);
-                i
+    fn for_each_row(
+        &mut self,
+        batch: &Batch,
+        mut each: impl FnMut(&mut Self, &[u8], &BatchRow, u64) -> Result<(), DataError>,
+    ) -> Result<(), DataError> {
+        let rows = batch.rows();
+        let mut hashes = std::mem::take(&mut self.hashes);
+        hashes.clear();
+        hashes.extend(rows.iter().map(|r| table::hash(batch.id(r))));
+        let mut result = Ok(());
+        for (j, row) in rows.iter().enumerate() {
+            if let Some(&h) = hashes.get(j + PREFETCH_SLOT_AHEAD) {
+                self.table.prefetch_slot(h);
             }
-        };
-        let c = &mut self.stats[idx];
+            if let Some(&h) = hashes.get(j + PREFETCH_ENTRY_AHEAD) {
+                self.table.prefetch_entry(h);
+            }
+            result = each(self, batch.id(row), row, hashes[j]);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.hashes = hashes;
+        result
+    }
+
+    /// Adds one purchase.
+    #[inline]
+    fn add(
+        &mut self,
+        id: &[u8],
+        h: u64,
+        day: i32,
+        amount: f64,
+        split: i32,
+    ) -> Result<(), DataError> {
+        let c = self.table.get_or_insert_with(id, h, || Customer::EMPTY)?;
         if c.extra != NO_EXTRA {
             self.extra[c.extra as usize].push((day, amount));
         } else if !matches!(c.last_day(), Some(last) if day < last) {
             c.push_in_order(day, amount, split);
         } else {
+            // The first out-of-order row of this customer: keep its rows from now on.
             c.extra = u32::try_from(self.extra.len())
                 .ok()
                 .filter(|&k| k != NO_EXTRA)
@@ -305,15 +335,6 @@ impl Customers {
             self.extra.push(vec![(day, amount)]);
         }
         Ok(())
-    }
-
-    /// Ids in order of first appearance (consumes the index).
-    fn take_ids(&mut self) -> Vec<String> {
-        let mut ids = vec![String::new(); self.stats.len()];
-        for (id, i) in std::mem::take(&mut self.index) {
-            ids[i as usize] = id.into_string();
-        }
-        ids
     }
 }
 
@@ -353,11 +374,13 @@ pub fn summarize_file(
     let obs_filter = obs_given.unwrap_or(i32::MAX);
 
     let mut customers = Customers::new();
-    let stats = scan(path, format, on_progress, |id, day, amount| {
-        if day > obs_filter {
-            return Ok(());
-        }
-        customers.add(id, day, amount, split)
+    let stats = scan(path, format, on_progress, |batch| {
+        customers.for_each_row(batch, |customers, id, row, h| {
+            if row.day > obs_filter {
+                return Ok(());
+            }
+            customers.add(id, h, row.day, row.amount, split)
+        })
     })?;
 
     let obs = obs_given.unwrap_or(stats.max_day);
@@ -366,41 +389,44 @@ pub fn summarize_file(
             return Err(period_error(path, c, obs, true).into());
         }
     }
-    if customers.stats.is_empty() {
+    if customers.table.len() == 0 {
         return Err(no_customers(path, &stats, obs_given).into());
     }
 
     resolve_out_of_order(path, format, on_progress, &mut customers, split, obs_filter)?;
 
     let unit = options.time_unit.days();
-    let ids = customers.take_ids();
+    let entries = customers.table.into_entries();
+    let id_of = |key: &IdKey| {
+        String::from_utf8(key.bytes().to_vec())
+            .map_err(|_| DataError::Internal("a stored customer id is not UTF-8".into()))
+    };
     let summary = match cal {
         None => Summary::Rfm(
-            ids.into_iter()
-                .zip(&customers.stats)
-                .map(|(customer_id, c)| {
+            entries
+                .iter()
+                .map(|Entry { key, value: c }| {
                     let frequency = u64::from(c.cal_days.saturating_sub(1));
-                    RfmRow {
-                        customer_id,
+                    Ok(RfmRow {
+                        customer_id: id_of(key)?,
                         frequency,
                         recency: f64::from(c.cal_last - c.cal_first) / unit,
                         t: (f64::from(obs) - f64::from(c.cal_first)) / unit,
                         monetary_value: mean(c.cal_repeat_amount, frequency),
-                    }
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, DataError>>()?,
         ),
         Some(c_end) => {
             let duration_holdout = (f64::from(obs) - f64::from(c_end)) / unit;
-            let rows: Vec<CalibrationHoldoutRow> = ids
-                .into_iter()
-                .zip(&customers.stats)
-                .filter(|(_, c)| c.cal_days > 0)
-                .map(|(customer_id, c)| {
+            let rows: Vec<CalibrationHoldoutRow> = entries
+                .iter()
+                .filter(|e| e.value.cal_days > 0)
+                .map(|Entry { key, value: c }| {
                     let frequency_cal = u64::from(c.cal_days - 1);
                     let frequency_holdout = u64::from(c.hold_days);
-                    CalibrationHoldoutRow {
-                        customer_id,
+                    Ok(CalibrationHoldoutRow {
+                        customer_id: id_of(key)?,
                         frequency_cal,
                         recency_cal: f64::from(c.cal_last - c.cal_first) / unit,
                         t_cal: (f64::from(c_end) - f64::from(c.cal_first)) / unit,
@@ -408,9 +434,9 @@ pub fn summarize_file(
                         frequency_holdout,
                         monetary_value_holdout: mean(c.hold_amount, frequency_holdout),
                         duration_holdout,
-                    }
+                    })
                 })
-                .collect();
+                .collect::<Result<_, DataError>>()?;
             if rows.is_empty() {
                 return Err(InputError::new(
                     InputErrorKind::NoCustomers,
@@ -478,8 +504,8 @@ fn resolve_out_of_order(
     if customers.extra.is_empty() {
         return Ok(());
     }
-    let mut pending = Vec::new();
-    for c in customers.stats.iter_mut().filter(|c| c.extra != NO_EXTRA) {
+    let mut pending = 0usize;
+    for c in customers.table.values_mut().filter(|c| c.extra != NO_EXTRA) {
         let list = &mut customers.extra[c.extra as usize];
         merge_days(list);
         if c.merge(list, split) {
@@ -491,40 +517,35 @@ fn resolve_out_of_order(
                 extra: c.extra,
                 ..Customer::EMPTY
             };
-            pending.push(c.extra);
+            pending += 1;
         }
     }
-    if pending.is_empty() {
-        customers.extra = Vec::new();
-        return Ok(());
-    }
-    let Customers {
-        index,
-        stats,
-        extra,
-    } = customers;
-    scan(path, format, on_progress, |id, day, amount| {
-        if day > obs_filter {
-            return Ok(());
-        }
-        if let Some(&i) = index.get(id) {
-            let e = stats[i as usize].extra;
-            if e != NO_EXTRA {
-                extra[e as usize].push((day, amount));
+    if pending > 0 {
+        scan(path, format, on_progress, |batch| {
+            customers.for_each_row(batch, |customers, id, row, h| {
+                if row.day > obs_filter {
+                    return Ok(());
+                }
+                if let Some(c) = customers.table.get_mut(id, h) {
+                    if c.extra != NO_EXTRA {
+                        customers.extra[c.extra as usize].push((row.day, row.amount));
+                    }
+                }
+                Ok(())
+            })
+        })?;
+        let Customers { table, extra, .. } = customers;
+        for c in table.values_mut().filter(|c| c.extra != NO_EXTRA) {
+            let list = &mut extra[c.extra as usize];
+            merge_days(list);
+            if !c.merge(list, split) {
+                return Err(DataError::Internal(
+                    "could not merge a customer's purchase days".into(),
+                ));
             }
         }
-        Ok(())
-    })?;
-    for c in stats.iter_mut().filter(|c| c.extra != NO_EXTRA) {
-        let list = &mut extra[c.extra as usize];
-        merge_days(list);
-        if !c.merge(list, split) {
-            return Err(DataError::Internal(
-                "could not merge a customer's purchase days".into(),
-            ));
-        }
     }
-    *extra = Vec::new();
+    customers.extra = Vec::new();
     Ok(())
 }
 

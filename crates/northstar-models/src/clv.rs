@@ -124,10 +124,11 @@ pub fn discounted_expected_purchases<M: PurchaseModel + ?Sized>(
             )
         }
     };
+    let horizons: Vec<f64> = (1..=steps).map(|k| k as f64 * step).collect();
+    let cumulative = model.expected_purchases_at(customer, &horizons);
     let mut previous = 0.0;
     let mut value = 0.0;
-    for k in 1..=steps {
-        let cumulative = model.expected_purchases(customer, k as f64 * step);
+    for (k, cumulative) in (1..=steps).zip(cumulative) {
         value += (cumulative - previous) * factor(k);
         previous = cumulative;
     }

@@ -2,7 +2,7 @@
 //! compressed form for fitting.
 
 use crate::ModelError;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// One customer's recency-frequency-monetary summary (times in the data's time unit).
 ///
@@ -150,7 +150,7 @@ struct Interner {
 impl Interner {
     fn new() -> Self {
         Self {
-            index: HashMap::new(),
+            index: HashMap::default(),
             values: Vec::new(),
         }
     }
@@ -193,7 +193,7 @@ impl CompressedRfm {
         let mut xs = Interner::new();
         let mut txs = Interner::new();
         let mut ts = Interner::new();
-        let mut row_index: HashMap<(u32, u32, u32), u32> = HashMap::new();
+        let mut row_index: HashMap<(u32, u32, u32), u32> = HashMap::default();
         let mut rows: Vec<CompressedRow> = Vec::new();
         let mut customer_rows = Vec::with_capacity(customers.len());
         let mut total_weight = 0.0;

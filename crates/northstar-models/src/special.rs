@@ -51,39 +51,9 @@ pub fn logistic(x: f64) -> f64 {
     }
 }
 
-/// A sum of terms of any size, kept as `value · e^scale` so neither overflows.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ScaledSum {
-    value: f64,
-    ln_scale: f64,
-}
-
-impl ScaledSum {
-    pub(crate) fn new() -> Self {
-        Self {
-            value: 0.0,
-            ln_scale: 0.0,
-        }
-    }
-
-    /// Adds `sign · e^{ln_term}`.
-    pub(crate) fn add(&mut self, sign: f64, ln_term: f64) {
-        if ln_term - self.ln_scale > 300.0 || self.value == 0.0 {
-            self.value *= (self.ln_scale - ln_term).exp();
-            self.ln_scale = ln_term;
-        }
-        self.value += sign * (ln_term - self.ln_scale).exp();
-    }
-
-    /// `ln|sum|` and the sign of the sum.
-    pub(crate) fn ln_abs_and_sign(&self) -> (f64, f64) {
-        (self.value.abs().ln() + self.ln_scale, self.value.signum())
-    }
-}
-
 /// Upper limit on terms for the slowly converging series below (reached only when the
 /// argument is within ~1e-5 of 1).
-const MAX_SERIES_TERMS: usize = 2_000_000;
+const MAX_SERIES_TERMS: f64 = 2e6;
 
 /// `g = E_p[(1 - (A/(A + p t))^R) / p]` for `p ~ Beta(a, B)`: the expected number of purchases
 /// in `(0, t]` of a BG/NBD customer who is alive at 0 with purchase rate `λ ~ Gamma(R, A)` and
@@ -97,7 +67,7 @@ const MAX_SERIES_TERMS: usize = 2_000_000;
 /// both singularities analytically, leaving
 /// `g = c·φ - (1-z)^{a-1} · Σ_{n≥1} (c-R)_n (a)_{n-1} / ((c+1)_{n-1} n!) zⁿ`,
 /// with `c = a+B-1` and `φ = -expm1((a-1)·ln(1-z)) / (a-1)` (`= -ln(1-z)` at `a = 1`).
-/// The sum is accumulated with a running scale, so it never overflows.
+/// The sum is rescaled as it grows, so it never overflows.
 ///
 /// ```
 /// use northstar_models::special::bgnbd_expected_purchases_alive;
@@ -106,55 +76,101 @@ const MAX_SERIES_TERMS: usize = 2_000_000;
 /// assert!((g - 1.2).abs() < 0.05);
 /// ```
 pub fn bgnbd_expected_purchases_alive(r: f64, alpha: f64, a: f64, b: f64, t: f64) -> f64 {
-    if t <= 0.0 {
-        return 0.0;
-    }
-    let z = t / (alpha + t);
-    let ln_1mz = -(t / alpha).ln_1p();
+    let mut out = [0.0];
+    bgnbd_expected_purchases_alive_at(r, alpha, a, b, &[t], &mut out);
+    out[0]
+}
+
+/// [`bgnbd_expected_purchases_alive`] at several horizons at once (`out[k]` for `ts[k]`): the
+/// series coefficients are shared, so a CLV schedule of 12 monthly horizons costs little more
+/// than one.
+///
+/// ```
+/// use northstar_models::special::{bgnbd_expected_purchases_alive, bgnbd_expected_purchases_alive_at};
+/// let mut out = [0.0; 3];
+/// bgnbd_expected_purchases_alive_at(0.25, 4.0, 0.8, 2.5, &[1.0, 10.0, 100.0], &mut out);
+/// assert_eq!(out[1], bgnbd_expected_purchases_alive(0.25, 4.0, 0.8, 2.5, 10.0));
+/// ```
+pub fn bgnbd_expected_purchases_alive_at(
+    r: f64,
+    alpha: f64,
+    a: f64,
+    b: f64,
+    ts: &[f64],
+    out: &mut [f64],
+) {
     let eps = a - 1.0;
     let c = a + b - 1.0;
     let d = c - r;
-    let phi = if eps == 0.0 {
-        -ln_1mz
-    } else {
-        -(eps * ln_1mz).exp_m1() / eps
-    };
-
-    // Σ u_n with u_1 = d·z and u_{n+1} = u_n · (d+n)(a+n-1) / ((c+n)(n+1)) · z.
-    let mut sum = ScaledSum::new();
-    let mut ln_u = d.abs().ln() + z.ln();
-    let mut sign = d.signum();
-    if d != 0.0 {
-        sum.add(sign, ln_u);
+    // Per horizon: z, ln(1-z), the current term u_n, the partial sum, its scale, and whether done.
+    struct Horizon {
+        z: f64,
+        ln_1mz: f64,
+        term: f64,
+        sum: f64,
+        ln_scale: f64,
+        done: bool,
     }
-    let ln_z = z.ln();
-    for n in 1..MAX_SERIES_TERMS {
-        let nf = n as f64;
-        let factor = (d + nf) * (a + nf - 1.0) / ((c + nf) * (nf + 1.0));
-        if factor == 0.0 || d == 0.0 {
-            break;
-        }
-        ln_u += factor.abs().ln() + ln_z;
-        sign *= factor.signum();
-        sum.add(sign, ln_u);
-        // Once the ratio is below 1 and falling towards z, the tail is bounded by a geometric series.
-        let ratio = (factor * z).abs();
-        let bound = ratio.max(z);
-        if ratio < 1.0 {
-            let (ln_total, _) = sum.ln_abs_and_sign();
-            let tail = ln_u + (bound / (1.0 - bound)).ln();
-            if tail < ln_total - 37.0 {
-                break;
+    let mut horizons: Vec<Horizon> = ts
+        .iter()
+        .map(|&t| {
+            let t = t.max(0.0);
+            let z = t / (alpha + t);
+            Horizon {
+                z,
+                ln_1mz: -(t / alpha).ln_1p(),
+                term: d * z,
+                sum: d * z,
+                ln_scale: 0.0,
+                done: d * z == 0.0,
+            }
+        })
+        .collect();
+
+    // Σ u_n with u_1 = d·z and u_{n+1} = u_n · (d+n)(a+n-1) / ((c+n)(n+1)) · z, summed in linear
+    // space; whenever a term passes 1e200 both are rescaled, so nothing overflows.
+    let mut n = 1.0;
+    let mut remaining = horizons.iter().filter(|h| !h.done).count();
+    while remaining > 0 && n < MAX_SERIES_TERMS {
+        let coefficient_ratio = (d + n) * (a + n - 1.0) / ((c + n) * (n + 1.0));
+        for h in horizons.iter_mut().filter(|h| !h.done) {
+            let ratio = coefficient_ratio * h.z;
+            h.term *= ratio;
+            h.sum += h.term;
+            if h.term.abs() > 1e200 {
+                h.term *= 1e-200;
+                h.sum *= 1e-200;
+                h.ln_scale += 200.0 * std::f64::consts::LN_10;
+            }
+            // Once the ratio is below 1 it rises towards z, so the tail is below a geometric series.
+            let bound = ratio.abs().max(h.z);
+            if h.term == 0.0
+                || (bound < 1.0 && h.term.abs() * bound <= 1e-17 * h.sum.abs() * (1.0 - bound))
+            {
+                h.done = true;
+                remaining -= 1;
             }
         }
+        n += 1.0;
     }
-    let (ln_abs, s) = sum.ln_abs_and_sign();
-    let series = if s == 0.0 {
-        0.0
-    } else {
-        s * (eps * ln_1mz + ln_abs).exp()
-    };
-    c * phi - series
+
+    for (h, out) in horizons.iter().zip(out.iter_mut()) {
+        if h.z == 0.0 {
+            *out = 0.0;
+            continue;
+        }
+        let phi = if eps == 0.0 {
+            -h.ln_1mz
+        } else {
+            -(eps * h.ln_1mz).exp_m1() / eps
+        };
+        let series = if h.ln_scale == 0.0 {
+            h.sum * (eps * h.ln_1mz).exp()
+        } else {
+            h.sum.signum() * (h.sum.abs().ln() + eps * h.ln_1mz + h.ln_scale).exp()
+        };
+        *out = c * phi - series;
+    }
 }
 
 #[cfg(test)]

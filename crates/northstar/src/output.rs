@@ -50,11 +50,11 @@ pub fn write_table(
 ) -> Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(header)?;
-    let mut buffer = ryu_free_format::Buffer::default();
+    let mut buffer = ryu::Buffer::new();
     for (i, id) in ids.iter().enumerate() {
         writer.write_field(id)?;
         for column in columns {
-            writer.write_field(buffer.format(column[i]))?;
+            writer.write_field(format_number(&mut buffer, column[i]))?;
         }
         writer.write_record(None::<&[u8]>)?;
     }
@@ -62,19 +62,8 @@ pub fn write_table(
     Ok(())
 }
 
-/// Number formatting without an allocation per field.
-mod ryu_free_format {
-    use std::fmt::Write;
-
-    #[derive(Default)]
-    pub struct Buffer(String);
-
-    impl Buffer {
-        /// Shortest representation that round-trips (Rust's `Display` for f64).
-        pub fn format(&mut self, value: f64) -> &str {
-            self.0.clear();
-            let _ = write!(self.0, "{value}");
-            &self.0
-        }
-    }
+/// Shortest round-trip form of a number (`1` for 1.0, as Rust's `Display` writes it).
+fn format_number(buffer: &mut ryu::Buffer, value: f64) -> &str {
+    let text = buffer.format(value);
+    text.strip_suffix(".0").unwrap_or(text)
 }

@@ -14,7 +14,8 @@
 use crate::fit::{maximize_likelihood, FitOptions, FitReport, Likelihood};
 use crate::models::{check_count, check_positive, ModelParams, PurchaseModel};
 use crate::special::{
-    beta_reg, bgnbd_expected_purchases_alive, digamma, ln_beta, ln_gamma, log_add_exp, logistic,
+    beta_reg, bgnbd_expected_purchases_alive, bgnbd_expected_purchases_alive_at, digamma, ln_beta,
+    ln_gamma, log_add_exp, logistic,
 };
 use crate::{CompressedRfm, ModelError, Rfm};
 use rand::Rng;
@@ -166,8 +167,15 @@ impl Likelihood for BgNbdLikelihood<'_> {
                 }
             })
             .collect();
-        let ln_alpha_t: Vec<f64> = d.ts.iter().map(|t| (alpha + t).ln()).collect();
-        let ln_alpha_tx: Vec<f64> = d.recencies.iter().map(|t| (alpha + t).ln()).collect();
+        // ln(α+T), 1/(α+T) and the same for t_x, once per distinct value.
+        let table = |values: &[f64]| -> Vec<(f64, f64)> {
+            values
+                .iter()
+                .map(|v| ((alpha + v).ln(), 1.0 / (alpha + v)))
+                .collect()
+        };
+        let at_t = table(&d.ts);
+        let at_tx = table(&d.recencies);
         let ln_alpha = alpha.ln();
 
         let chunk = |rows: &[crate::CompressedRow]| {
@@ -176,27 +184,31 @@ impl Likelihood for BgNbdLikelihood<'_> {
                 let f = &terms[row.x as usize];
                 let w = row.weight;
                 let rx = r + f.x;
-                let l_t = ln_alpha_t[row.t as usize];
+                let (l_t, inv_t) = at_t[row.t as usize];
                 let a3 = -rx * l_t;
-                let (mix, w4, l_tx) = if f.x > 0.0 {
-                    let l_tx = ln_alpha_tx[row.t_x as usize];
-                    let a4 = f.ln_a_over - rx * l_tx;
-                    (log_add_exp(a3, a4), logistic(a4 - a3), l_tx)
+                if f.x == 0.0 {
+                    acc[0] += w * (f.base + r * ln_alpha + a3);
+                    acc[1] += w * (f.d_base_r + ln_alpha - l_t);
+                    acc[2] += w * (r / alpha - rx * inv_t);
+                    acc[3] += w * f.d_base_a;
+                    acc[4] += w * f.d_base_b;
+                    continue;
+                }
+                let (l_tx, inv_tx) = at_tx[row.t_x as usize];
+                let a4 = f.ln_a_over - rx * l_tx;
+                // ln(e^{A3} + e^{A4}) and the share w4 = e^{A4}/(e^{A3} + e^{A4}), from one exp.
+                let e = (-(a4 - a3).abs()).exp();
+                let (mix, w4) = if a4 > a3 {
+                    (a4 + e.ln_1p(), 1.0 / (1.0 + e))
                 } else {
-                    (a3, 0.0, 0.0)
+                    (a3 + e.ln_1p(), e / (1.0 + e))
                 };
                 let w3 = 1.0 - w4;
                 acc[0] += w * (f.base + r * ln_alpha + mix);
                 acc[1] += w * (f.d_base_r + ln_alpha - w3 * l_t - w4 * l_tx);
-                let inv_t = (-l_t).exp();
-                let inv_tx = if f.x > 0.0 { (-l_tx).exp() } else { 0.0 };
                 acc[2] += w * (r / alpha - rx * (w3 * inv_t + w4 * inv_tx));
                 acc[3] += w * (f.d_base_a + w4 / a);
-                if f.x > 0.0 {
-                    acc[4] += w * (f.d_base_b - w4 / (b + f.x - 1.0));
-                } else {
-                    acc[4] += w * f.d_base_b;
-                }
+                acc[4] += w * (f.d_base_b - w4 / (b + f.x - 1.0));
             }
             acc
         };
@@ -297,15 +309,23 @@ impl PurchaseModel for BgNbd {
     /// ```
     #[doc(alias = "conditional_expected_number_of_purchases_up_to_time")]
     fn expected_purchases(&self, customer: &Rfm, t: f64) -> f64 {
+        self.expected_purchases_at(customer, &[t])[0]
+    }
+
+    fn expected_purchases_at(&self, customer: &Rfm, ts: &[f64]) -> Vec<f64> {
         let x = customer.frequency();
-        self.expected_probability_alive(customer)
-            * bgnbd_expected_purchases_alive(
-                self.r + x,
-                self.alpha + customer.T(),
-                self.a,
-                self.b + x,
-                t,
-            )
+        let p_alive = self.expected_probability_alive(customer);
+        let mut out = vec![0.0; ts.len()];
+        bgnbd_expected_purchases_alive_at(
+            self.r + x,
+            self.alpha + customer.T(),
+            self.a,
+            self.b + x,
+            ts,
+            &mut out,
+        );
+        out.iter_mut().for_each(|e| *e *= p_alive);
+        out
     }
 
     /// FHL (2005) eq. (8). The bracket `1 - Σ_{j<n} NBD(j)` is the negative-binomial upper

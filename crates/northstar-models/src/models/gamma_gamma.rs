@@ -19,7 +19,7 @@ use crate::{ModelError, Rfm};
 use rand::Rng;
 use rand_distr::{Distribution, Gamma};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Gamma-Gamma parameters `p`, `q`, `v` (named as in lifetimes).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,9 +121,9 @@ impl SpendData {
     /// assert_eq!((data.n_customers(), data.n_excluded()), (2.0, 1));
     /// ```
     pub fn new(customers: &[Rfm], weights: Option<&[f64]>) -> Result<Self, ModelError> {
-        let mut freq_index: HashMap<u64, u32> = HashMap::new();
+        let mut freq_index: HashMap<u64, u32> = HashMap::default();
         let mut frequencies = Vec::new();
-        let mut row_index: HashMap<(u32, u64), usize> = HashMap::new();
+        let mut row_index: HashMap<(u32, u64), usize> = HashMap::default();
         let mut rows: Vec<SpendRow> = Vec::new();
         let mut total_weight = 0.0;
         let mut excluded = 0;

@@ -29,6 +29,13 @@ pub trait PurchaseModel: Sync {
     fn expected_probability_alive(&self, customer: &Rfm) -> f64;
     /// `E[Y(t) | x, t_x, T]`: expected purchases in `(T, T + t]` given the customer's history.
     fn expected_purchases(&self, customer: &Rfm, t: f64) -> f64;
+    /// [`PurchaseModel::expected_purchases`] at several horizons; models override it when the
+    /// horizons can share work (CLV asks for a whole schedule per customer).
+    fn expected_purchases_at(&self, customer: &Rfm, ts: &[f64]) -> Vec<f64> {
+        ts.iter()
+            .map(|&t| self.expected_purchases(customer, t))
+            .collect()
+    }
     /// `P(X(t) = n)`: probability that a new customer makes exactly `n` repeat purchases in `(0, t]`.
     fn probability_of_purchases(&self, n: u32, t: f64) -> f64;
 }
