@@ -34,7 +34,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 OUT="bench/out"
 mkdir -p "$OUT"
-SUMMARY_FREQ="${LIFETIMES_SUMMARY_FREQ:-W}"
+SUMMARY_FREQ="${LIFETIMES_SUMMARY_FREQ:-D}"
 OBS_END="1998-06-30"
 
 log() { printf '\n== %s\n' "$*" >&2; }

@@ -193,23 +193,19 @@ impl CompressedRfm {
         let mut xs = Interner::new();
         let mut txs = Interner::new();
         let mut ts = Interner::new();
-        let mut row_index: HashMap<(u32, u32, u32), u32> = HashMap::default();
+        let mut row_index: HashMap<[u64; 3], u32> = HashMap::default();
         let mut rows: Vec<CompressedRow> = Vec::new();
         let mut customer_rows = Vec::with_capacity(customers.len());
         let mut total_weight = 0.0;
         for (i, c) in customers.iter().enumerate() {
             let w = weights.map_or(1.0, |w| w[i]);
             total_weight += w;
-            let key = (
-                xs.intern(c.frequency),
-                txs.intern(c.recency),
-                ts.intern(c.t),
-            );
+            let key = [c.frequency.to_bits(), c.recency.to_bits(), c.t.to_bits()];
             let r = *row_index.entry(key).or_insert_with(|| {
                 rows.push(CompressedRow {
-                    x: key.0,
-                    t_x: key.1,
-                    t: key.2,
+                    x: xs.intern(c.frequency),
+                    t_x: txs.intern(c.recency),
+                    t: ts.intern(c.t),
                     weight: 0.0,
                 });
                 rows.len() as u32 - 1

@@ -1,7 +1,7 @@
 //! Simulate → fit recovers the parameters that generated the data.
 
 use northstar_models::gamma_gamma::SpendData;
-use northstar_models::{BgNbd, CompressedRfm, FitOptions, GammaGamma, ModelParams, Rfm};
+use northstar_models::{BgNbd, CompressedRfm, FitOptions, FitReport, GammaGamma, ModelParams, Rfm};
 use rand::SeedableRng;
 
 #[test]
@@ -37,35 +37,24 @@ fn bg_nbd_and_gamma_gamma_fits_recover_simulated_parameters_within_three_standar
         &FitOptions::default(),
     )
     .unwrap();
-    assert!(report.converged);
-    for ((got, want), se) in fit
-        .values()
-        .iter()
-        .zip(truth.values())
-        .zip(&report.std_errors)
-    {
+    assert_within_three_standard_errors("BG/NBD", &fit.values(), &truth.values(), &report);
+    let data = SpendData::new(&customers, None).unwrap();
+    let (fit, report) = GammaGamma::fit(&data, &FitOptions::default()).unwrap();
+    assert_within_three_standard_errors("Gamma-Gamma", &fit.values(), &spend.values(), &report);
+}
+
+fn assert_within_three_standard_errors(
+    model: &str,
+    estimates: &[f64],
+    truth: &[f64],
+    report: &FitReport,
+) {
+    assert!(report.converged, "{model}: {}", report.termination);
+    for ((got, want), se) in estimates.iter().zip(truth).zip(&report.std_errors) {
         let se = se.unwrap();
         assert!(
             (got - want).abs() < 3.0 * se,
-            "BG/NBD: estimate {got}, truth {want}, se {se}"
-        );
-    }
-    let (fit, report) = GammaGamma::fit(
-        &SpendData::new(&customers, None).unwrap(),
-        &FitOptions::default(),
-    )
-    .unwrap();
-    assert!(report.converged);
-    for ((got, want), se) in fit
-        .values()
-        .iter()
-        .zip(spend.values())
-        .zip(&report.std_errors)
-    {
-        let se = se.unwrap();
-        assert!(
-            (got - want).abs() < 3.0 * se,
-            "Gamma-Gamma: estimate {got}, truth {want}, se {se}"
+            "{model}: estimate {got}, truth {want}, se {se}"
         );
     }
 }

@@ -197,11 +197,13 @@ impl Likelihood for BgNbdLikelihood<'_> {
                 let (l_tx, inv_tx) = at_tx[row.t_x as usize];
                 let a4 = f.ln_a_over - rx * l_tx;
                 // ln(e^{A3} + e^{A4}) and the share w4 = e^{A4}/(e^{A3} + e^{A4}), from one exp.
+                // (ln(1+e) for e ≤ 1 is exact to ~1e-16 absolute, all the sum can use.)
                 let e = (-(a4 - a3).abs()).exp();
+                let ln_1pe = (1.0 + e).ln();
                 let (mix, w4) = if a4 > a3 {
-                    (a4 + e.ln_1p(), 1.0 / (1.0 + e))
+                    (a4 + ln_1pe, 1.0 / (1.0 + e))
                 } else {
-                    (a3 + e.ln_1p(), e / (1.0 + e))
+                    (a3 + ln_1pe, e / (1.0 + e))
                 };
                 let w3 = 1.0 - w4;
                 acc[0] += w * (f.base + r * ln_alpha + mix);
