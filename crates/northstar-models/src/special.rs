@@ -173,6 +173,170 @@ pub fn bgnbd_expected_purchases_alive_at(
     }
 }
 
+/// `ln 2F1(a, b; a+1; z)` and its partial derivatives, for `a > 0`, `b > 0`, `0 ≤ z < 1`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LnHyp2f1 {
+    /// `ln 2F1(a, b; a+1; z)`.
+    pub value: f64,
+    /// `∂/∂a` of the log.
+    pub d_a: f64,
+    /// `∂/∂b` of the log.
+    pub d_b: f64,
+    /// `∂/∂z` of the log.
+    pub d_z: f64,
+}
+
+/// Below this `z` the power series converges in a few dozen terms; above it the integral form is used.
+const SERIES_MAX_Z: f64 = 0.6;
+
+/// `ln 2F1(a, b; a+1; z)` with its gradient: the Gauss hypergeometric function in the form the
+/// Pareto/NBD likelihood needs, where `z → 1` and `a, b` in the thousands make the value reach
+/// `e^100000`, far outside f64.
+///
+/// - For `z ≤ 0.6`: the power series `Σ a/(a+n) · (b)_n/n! · zⁿ` (positive terms), summed with
+///   rescaling and stopped by a geometric tail bound; the derivatives are series too.
+/// - Otherwise: the integral form `∫₀^∞ e^{-y} (1 - z e^{-y/a})^{-b} dy` (substitute
+///   `t = e^{-y/a}` in Euler's integral), whose log-integrand is concave-free and falls at least
+///   as fast as `e^{-y}`. It is integrated by 16-point Gauss–Legendre over intervals that start at
+///   the integrand's own decay scale near 0 and double up to width 4, summed in log space;
+///   accurate to about 1e-12 relative.
+///
+/// ```
+/// use northstar_models::special::ln_hyp2f1_a_a1;
+/// // 2F1(1, 1; 2; z) = -ln(1-z)/z
+/// let z: f64 = 0.9;
+/// let f = ln_hyp2f1_a_a1(1.0, 1.0, z);
+/// assert!((f.value - (-(1.0 - z).ln() / z).ln()).abs() < 1e-12);
+/// ```
+pub fn ln_hyp2f1_a_a1(a: f64, b: f64, z: f64) -> LnHyp2f1 {
+    if z <= 0.0 {
+        return LnHyp2f1 {
+            value: 0.0,
+            d_a: 0.0,
+            d_b: 0.0,
+            d_z: a * b / (a + 1.0),
+        };
+    }
+    if z <= SERIES_MAX_Z {
+        hyp2f1_series(a, b, z)
+    } else {
+        hyp2f1_integral(a, b, z)
+    }
+}
+
+fn hyp2f1_series(a: f64, b: f64, z: f64) -> LnHyp2f1 {
+    // t_n = a/(a+n) · q_n with q_n = (b)_n/n! zⁿ; ∂t_n/∂a = t_n·n/(a(a+n)); ∂t_n/∂b = t_n·H_n
+    // with H_n = Σ_{k<n} 1/(b+k); z·∂t_n/∂z = n·t_n.
+    let mut q = 1.0;
+    let (mut sum, mut sum_a, mut sum_b, mut sum_z) = (1.0, 0.0, 0.0, 0.0);
+    let mut harmonic = 0.0;
+    let mut ln_scale = 0.0;
+    let mut n = 0.0;
+    loop {
+        q *= (b + n) / (n + 1.0) * z;
+        harmonic += 1.0 / (b + n);
+        n += 1.0;
+        let t = a / (a + n) * q;
+        sum += t;
+        sum_a += t * n / (a * (a + n));
+        sum_b += t * harmonic;
+        sum_z += t * n;
+        if q > 1e200 {
+            q *= 1e-200;
+            sum *= 1e-200;
+            sum_a *= 1e-200;
+            sum_b *= 1e-200;
+            sum_z *= 1e-200;
+            ln_scale += 200.0 * std::f64::consts::LN_10;
+        }
+        // Term ratio (a+n)/(a+n+1)·(b+n)/(n+1)·z; once below 1 it stays below (b+n)/(n+1)·z.
+        let ratio = (b + n) / (n + 1.0) * z;
+        if ratio < 1.0 && t * n.max(1.0) * ratio < 1e-17 * (1.0 - ratio) * sum.min(sum_z.max(sum)) {
+            break;
+        }
+        if n > MAX_SERIES_TERMS {
+            break;
+        }
+    }
+    LnHyp2f1 {
+        value: sum.ln() + ln_scale,
+        d_a: sum_a / sum,
+        d_b: sum_b / sum,
+        d_z: sum_z / (sum * z),
+    }
+}
+
+/// 16-point Gauss–Legendre nodes and weights on [-1, 1], by Newton's method on P₁₆.
+fn gauss_legendre_16() -> &'static [(f64, f64); 16] {
+    static NODES: std::sync::OnceLock<[(f64, f64); 16]> = std::sync::OnceLock::new();
+    NODES.get_or_init(|| {
+        const N: usize = 16;
+        let mut nodes = [(0.0, 0.0); N];
+        for (i, node) in nodes.iter_mut().enumerate() {
+            let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (N as f64 + 0.5)).cos();
+            let mut derivative = 0.0;
+            for _ in 0..100 {
+                // P_N(x) and P_N'(x) by the three-term recurrence.
+                let (mut p0, mut p1) = (1.0, x);
+                for k in 2..=N {
+                    let k = k as f64;
+                    let p2 = ((2.0 * k - 1.0) * x * p1 - (k - 1.0) * p0) / k;
+                    p0 = p1;
+                    p1 = p2;
+                }
+                derivative = N as f64 * (x * p1 - p0) / (x * x - 1.0);
+                let step = p1 / derivative;
+                x -= step;
+                if step.abs() < 1e-16 {
+                    break;
+                }
+            }
+            *node = (x, 2.0 / ((1.0 - x * x) * derivative * derivative));
+        }
+        nodes
+    })
+}
+
+fn hyp2f1_integral(a: f64, b: f64, z: f64) -> LnHyp2f1 {
+    // φ(y) = -y - b·ln(1 - z e^{-y/a}); φ'(y) ≤ -1, steepest at 0.
+    let decay_scale = 1.0 / (1.0 + b * z / (a * (1.0 - z)));
+    let nodes = gauss_legendre_16();
+    let mut sum = 0.0;
+    let (mut sum_a, mut sum_b, mut sum_z) = (0.0, 0.0, 0.0);
+    // All node values are taken relative to φ(0), the integrand's maximum.
+    let phi0 = -b * (-z).ln_1p();
+    let mut start = 0.0;
+    let mut width = decay_scale;
+    loop {
+        let half = 0.5 * width;
+        let middle = start + half;
+        for &(x, w) in nodes {
+            let y = middle + half * x;
+            let e = (-y / a).exp();
+            let one_minus = 1.0 - z * e;
+            let phi = -y - b * (-z * e).ln_1p();
+            let weight = w * half * (phi - phi0).exp();
+            sum += weight;
+            sum_b += weight * -(-z * e).ln_1p();
+            sum_z += weight * b * e / one_minus;
+            sum_a += weight * b * z * y * e / (a * a * one_minus);
+        }
+        start += width;
+        // φ falls at least as fast as e^{-y}, so what is left is below e^{φ(start)}.
+        let phi_next = -start - b * (-z * (-start / a).exp()).ln_1p();
+        if phi_next - phi0 < sum.ln() - 40.0 {
+            break;
+        }
+        width = (2.0 * width).min(4.0);
+    }
+    LnHyp2f1 {
+        value: phi0 + sum.ln(),
+        d_a: sum_a / sum,
+        d_b: sum_b / sum,
+        d_z: sum_z / sum,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +383,70 @@ mod tests {
         assert_eq!(log_add_exp(f64::NEG_INFINITY, 3.0), 3.0);
         assert!((log_add_exp(-1e308, 0.0)).abs() < 1e-300);
         assert!((log_add_exp(2f64.ln(), 3f64.ln()) - 5f64.ln()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn hyp2f1_series_and_integral_agree_at_the_switch_point() {
+        for &(a, b) in &[(0.5, 0.3), (3.0, 1.5), (120.0, 80.0), (1000.0, 1.0)] {
+            let z = SERIES_MAX_Z;
+            let s = hyp2f1_series(a, b, z);
+            let i = hyp2f1_integral(a, b, z);
+            assert!(
+                (s.value - i.value).abs() < 1e-11 * s.value.abs().max(1.0),
+                "{a} {b}: {s:?} {i:?}"
+            );
+            assert!((s.d_a - i.d_a).abs() < 1e-8 * s.d_a.abs().max(1.0));
+            assert!((s.d_b - i.d_b).abs() < 1e-8 * s.d_b.abs().max(1.0));
+            assert!((s.d_z - i.d_z).abs() < 1e-8 * s.d_z.abs().max(1.0));
+        }
+    }
+
+    #[test]
+    fn hyp2f1_matches_mpmath_reference_values() {
+        // mpmath.hyp2f1(a, b, a+1, z) at 30 digits, natural log; tolerance 1e-10 relative.
+        for &(a, b, z, expected) in &[
+            (1.0, 1.0, 0.5, 0.326634259978281),
+            (27.159, 1.606, 0.0939, 0.15248704422192403),
+            (2.5, 0.7, 0.999999999, 1.777261084822077),
+            (1000.5, 1000.2, 0.999, 6902.230373651821),
+        ] {
+            let got = ln_hyp2f1_a_a1(a, b, z).value;
+            assert!(
+                (got - expected).abs() < 1e-10 * expected.abs(),
+                "{a} {b} {z}: {got} vs {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn hyp2f1_derivatives_match_finite_differences() {
+        for &(a, b, z) in &[
+            (2.0, 0.7, 0.3),
+            (2.0, 0.7, 0.9),
+            (500.0, 300.0, 0.99),
+            (0.8, 5.0, 0.999),
+        ] {
+            let f = |a: f64, b: f64, z: f64| ln_hyp2f1_a_a1(a, b, z).value;
+            let g = ln_hyp2f1_a_a1(a, b, z);
+            let (ha, hb, hz) = (1e-6 * a, 1e-6 * b, 1e-7 * (1.0 - z));
+            let da = (f(a + ha, b, z) - f(a - ha, b, z)) / (2.0 * ha);
+            let db = (f(a, b + hb, z) - f(a, b - hb, z)) / (2.0 * hb);
+            let dz = (f(a, b, z + hz) - f(a, b, z - hz)) / (2.0 * hz);
+            assert!(
+                (g.d_a - da).abs() < 1e-5 * da.abs().max(1e-3),
+                "d_a {} vs {da}",
+                g.d_a
+            );
+            assert!(
+                (g.d_b - db).abs() < 1e-5 * db.abs().max(1e-3),
+                "d_b {} vs {db}",
+                g.d_b
+            );
+            assert!(
+                (g.d_z - dz).abs() < 1e-5 * dz.abs().max(1e-3),
+                "d_z {} vs {dz}",
+                g.d_z
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use northstar_models::gamma_gamma::SpendData;
 use northstar_models::{
-    BgNbd, CompressedRfm, FitOptions, GammaGamma, PurchaseModel, Rfm, SpendModel,
+    BgNbd, CompressedRfm, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, Rfm, SpendModel,
 };
 
 /// Rows of `data/cdnow_customers_summary_with_transactions.csv`: ID, x, t_x, T, zbar.
@@ -139,4 +139,51 @@ fn bg_nbd_predictions_agree_with_lifetimes_to_many_digits_at_the_published_param
     // The issue quotes P(alive) = 0.9688523 for this customer; lifetimes and northstar both give
     // 0.96885450 at the published parameters (the quoted value likely used rounded inputs).
     assert!(relative_error(m.expected_probability_alive(&c), 0.9688545046210736) < 1e-6);
+}
+
+#[test]
+fn pareto_nbd_fit_reproduces_published_cdnow_estimates_and_standard_errors() {
+    // Fader, Hardie & Lee (2005) / BTYD manual: r=0.55315, α=10.57633, s=0.60625, β=11.67150,
+    // LL=-9594.976. Tolerances (issue #4): 1e-3 relative on r, α, s; 1e-2 on β (weakly
+    // identified); LL ±0.01; standard errors within 2% of r 0.0476, α 0.843, s 0.187, β 6.21.
+    let customers = cdnow_summary();
+    let (model, report) = ParetoNbd::fit(
+        &CompressedRfm::new(&customers, None),
+        &FitOptions::default(),
+    )
+    .unwrap();
+    assert!(report.converged, "{}", report.termination);
+    for (got, want, tolerance) in [
+        (model.r(), 0.55315, 1e-3),
+        (model.alpha(), 10.57633, 1e-3),
+        (model.s(), 0.60625, 1e-3),
+        (model.beta(), 11.67150, 1e-2),
+    ] {
+        assert!(
+            relative_error(got, want) < tolerance,
+            "got {got}, published {want}"
+        );
+    }
+    assert!(
+        (report.log_likelihood - (-9594.976)).abs() < 0.01,
+        "LL {}",
+        report.log_likelihood
+    );
+    for (se, want) in report.std_errors.iter().zip([0.0476, 0.843, 0.187, 6.21]) {
+        let se = se.unwrap();
+        assert!(
+            relative_error(se, want) < 0.02,
+            "standard error {se}, published {want}"
+        );
+    }
+}
+
+#[test]
+fn pareto_nbd_high_frequency_customer_matches_published_values() {
+    // Issue #4 (from lifetimes' tests): r=0.553, α=10.580, s=0.606, β=11.656; x=26, t_x=30.857143,
+    // T=31: E[Y(52)] = 25.4546, P(alive) = 0.997874, 1e-3 relative.
+    let m = ParetoNbd::new(0.553, 10.580, 0.606, 11.656).unwrap();
+    let c = Rfm::try_new(26.0, 30.857143, 31.0, None).unwrap();
+    assert!(relative_error(m.expected_purchases(&c, 52.0), 25.4546) < 1e-3);
+    assert!(relative_error(m.expected_probability_alive(&c), 0.997874) < 1e-3);
 }
