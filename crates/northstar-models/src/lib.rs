@@ -29,6 +29,7 @@ pub use error::ModelError;
 pub use fit::{FitOptions, FitReport};
 pub use models::bg_nbd::{self, BgNbd};
 pub use models::gamma_gamma::{self, GammaGamma};
+pub use models::mbg_nbd::{self, MbgNbd};
 pub use models::pareto_nbd::{self, ParetoNbd};
 pub use models::{ModelParams, PurchaseModel, SpendModel};
 pub use rfm::{validate_weight, CompressedRfm, CompressedRow, Rfm};

@@ -2,7 +2,7 @@
 
 use northstar_models::gamma_gamma::SpendData;
 use northstar_models::{
-    BgNbd, CompressedRfm, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, Rfm, SpendModel,
+    BgNbd, CompressedRfm, FitOptions, GammaGamma, MbgNbd, ParetoNbd, PurchaseModel, Rfm, SpendModel,
 };
 
 /// Rows of `data/cdnow_customers_summary_with_transactions.csv`: ID, x, t_x, T, zbar.
@@ -186,4 +186,33 @@ fn pareto_nbd_high_frequency_customer_matches_published_values() {
     let c = Rfm::try_new(26.0, 30.857143, 31.0, None).unwrap();
     assert!(relative_error(m.expected_purchases(&c, 52.0), 25.4546) < 1e-3);
     assert!(relative_error(m.expected_probability_alive(&c), 0.997874) < 1e-3);
+}
+
+#[test]
+fn mbg_nbd_fit_reproduces_published_cdnow_estimates() {
+    // Batislam, Denizel & Filiztekin (2007) on CDNOW (as reported by lifetimes' tests):
+    // r=0.5248, α=6.183, a=0.8914, b=1.614 (1e-3 relative), LL=-9582.13 (±0.02).
+    let customers = cdnow_summary();
+    let (model, report) = MbgNbd::fit(
+        &CompressedRfm::new(&customers, None),
+        &FitOptions::default(),
+    )
+    .unwrap();
+    assert!(report.converged, "{}", report.termination);
+    for (got, want) in [
+        (model.r(), 0.5248),
+        (model.alpha(), 6.183),
+        (model.a(), 0.8914),
+        (model.b(), 1.614),
+    ] {
+        assert!(
+            relative_error(got, want) < 1e-3,
+            "got {got}, published {want}"
+        );
+    }
+    assert!(
+        (report.log_likelihood - (-9582.13)).abs() < 0.02,
+        "LL {}",
+        report.log_likelihood
+    );
 }

@@ -104,15 +104,30 @@ impl BgNbd {
     }
 }
 
-/// The BG/NBD log-likelihood of a compressed data set.
+/// The BG/NBD log-likelihood of a compressed data set. The same code serves MBG/NBD, where a
+/// customer may also drop out right after the first purchase (`ln B(a, b+x+1)` instead of
+/// `ln B(a, b+x)`, and the dropout term present for `x = 0` too).
 pub struct BgNbdLikelihood<'a> {
     data: &'a CompressedRfm,
+    /// 1 for MBG/NBD (a dropout chance at the first purchase too), 0 for BG/NBD.
+    first_purchase_dropout: f64,
 }
 
 impl<'a> BgNbdLikelihood<'a> {
     /// Wraps the data.
     pub fn new(data: &'a CompressedRfm) -> Self {
-        Self { data }
+        Self {
+            data,
+            first_purchase_dropout: 0.0,
+        }
+    }
+
+    /// The MBG/NBD variant (Batislam, Denizel & Filiztekin 2007).
+    pub(crate) fn modified(data: &'a CompressedRfm) -> Self {
+        Self {
+            data,
+            first_purchase_dropout: 1.0,
+        }
     }
 }
 
@@ -124,8 +139,12 @@ struct FrequencyTerms {
     d_base_r: f64,
     d_base_a: f64,
     d_base_b: f64,
-    /// `ln a - ln(b+x-1)`, for x > 0.
+    /// Whether the likelihood has the "dropped out after the last purchase" term.
+    has_dropout: bool,
+    /// `ln a - ln(b+x-1+k)` (k = 1 for MBG/NBD), when it has.
     ln_a_over: f64,
+    /// `b+x-1+k`.
+    b_shifted: f64,
 }
 
 impl Likelihood for BgNbdLikelihood<'_> {
@@ -148,22 +167,27 @@ impl Likelihood for BgNbdLikelihood<'_> {
         let d = self.data;
         let (psi_r, psi_b, psi_ab) = (digamma(r), digamma(b), digamma(a + b));
         let ln_beta_ab = ln_beta(a, b);
+        let k = self.first_purchase_dropout;
         let terms: Vec<FrequencyTerms> = d
             .frequencies
             .iter()
             .map(|&x| {
-                let psi_abx = digamma(a + b + x);
+                let psi_abx = digamma(a + b + x + k);
+                let has_dropout = x > 0.0 || k > 0.0;
+                let b_shifted = b + x - 1.0 + k;
                 FrequencyTerms {
                     x,
-                    base: ln_gamma(r + x) - ln_gamma(r) + ln_beta(a, b + x) - ln_beta_ab,
+                    base: ln_gamma(r + x) - ln_gamma(r) + ln_beta(a, b + x + k) - ln_beta_ab,
                     d_base_r: digamma(r + x) - psi_r,
                     d_base_a: psi_ab - psi_abx,
-                    d_base_b: digamma(b + x) - psi_b + psi_ab - psi_abx,
-                    ln_a_over: if x > 0.0 {
-                        a.ln() - (b + x - 1.0).ln()
+                    d_base_b: digamma(b + x + k) - psi_b + psi_ab - psi_abx,
+                    has_dropout,
+                    ln_a_over: if has_dropout {
+                        a.ln() - b_shifted.ln()
                     } else {
                         0.0
                     },
+                    b_shifted,
                 }
             })
             .collect();
@@ -186,7 +210,7 @@ impl Likelihood for BgNbdLikelihood<'_> {
                 let rx = r + f.x;
                 let (l_t, inv_t) = at_t[row.t as usize];
                 let a3 = -rx * l_t;
-                if f.x == 0.0 {
+                if !f.has_dropout {
                     acc[0] += w * (f.base + r * ln_alpha + a3);
                     acc[1] += w * (f.d_base_r + ln_alpha - l_t);
                     acc[2] += w * (r / alpha - rx * inv_t);
@@ -210,7 +234,7 @@ impl Likelihood for BgNbdLikelihood<'_> {
                 acc[1] += w * (f.d_base_r + ln_alpha - w3 * l_t - w4 * l_tx);
                 acc[2] += w * (r / alpha - rx * (w3 * inv_t + w4 * inv_tx));
                 acc[3] += w * (f.d_base_a + w4 / a);
-                acc[4] += w * (f.d_base_b - w4 / (b + f.x - 1.0));
+                acc[4] += w * (f.d_base_b - w4 / f.b_shifted);
             }
             acc
         };

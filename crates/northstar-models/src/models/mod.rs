@@ -4,6 +4,7 @@
 
 pub mod bg_nbd;
 pub mod gamma_gamma;
+pub mod mbg_nbd;
 pub mod pareto_nbd;
 
 use crate::{ModelError, Rfm};
