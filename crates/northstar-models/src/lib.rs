@@ -20,6 +20,7 @@
 
 pub mod clv;
 mod error;
+pub mod evaluation;
 pub mod fit;
 pub mod models;
 mod rfm;
@@ -31,5 +32,5 @@ pub use models::bg_nbd::{self, BgNbd};
 pub use models::gamma_gamma::{self, GammaGamma};
 pub use models::mbg_nbd::{self, MbgNbd};
 pub use models::pareto_nbd::{self, ParetoNbd};
-pub use models::{ModelParams, PurchaseModel, SpendModel};
+pub use models::{ModelParams, PurchaseModel, SimulatePurchases, SpendModel};
 pub use rfm::{validate_weight, CompressedRfm, CompressedRow, Rfm};

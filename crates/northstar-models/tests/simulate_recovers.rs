@@ -1,7 +1,9 @@
 //! Simulate → fit recovers the parameters that generated the data.
 
 use northstar_models::gamma_gamma::SpendData;
-use northstar_models::{BgNbd, CompressedRfm, FitOptions, FitReport, GammaGamma, ModelParams, Rfm};
+use northstar_models::{
+    BgNbd, CompressedRfm, FitOptions, FitReport, GammaGamma, ModelParams, Rfm, SimulatePurchases,
+};
 use rand::SeedableRng;
 
 #[test]

@@ -2,16 +2,35 @@
 //! with only `model` and `params` is accepted too, so published estimates can be applied.
 
 use anyhow::{anyhow, bail, Context, Result};
-use northstar_models::{BgNbd, FitReport, GammaGamma, ModelParams};
+use northstar_models::{
+    BgNbd, FitReport, GammaGamma, MbgNbd, ModelParams, ParetoNbd, PurchaseModel, SimulatePurchases,
+};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
 /// A model read from a file.
 pub enum LoadedModel {
-    /// BG/NBD purchase model.
-    BgNbd(BgNbd),
+    /// A purchase model (BG/NBD, MBG/NBD, Pareto/NBD).
+    Purchase(Box<dyn PurchaseProcess>),
     /// Gamma-Gamma spend model.
     GammaGamma(GammaGamma),
+}
+
+/// Every purchase model, as both a prediction and a simulation model.
+pub trait PurchaseProcess: PurchaseModel + SimulatePurchases {}
+impl<T: PurchaseModel + SimulatePurchases> PurchaseProcess for T {}
+
+/// Builds a purchase model of kind `model` (`bgnbd`, `mbgnbd`, `pnbd`) from named values.
+pub fn purchase_model(
+    model: &str,
+    value: &dyn Fn(&'static [&'static str]) -> Result<Vec<f64>>,
+) -> Result<Option<Box<dyn PurchaseProcess>>> {
+    Ok(Some(match model {
+        "bgnbd" => Box::new(BgNbd::from_values(&value(BgNbd::NAMES)?)?),
+        "mbgnbd" => Box::new(MbgNbd::from_values(&value(MbgNbd::NAMES)?)?),
+        "pnbd" => Box::new(ParetoNbd::from_values(&value(ParetoNbd::NAMES)?)?),
+        _ => return Ok(None),
+    }))
 }
 
 /// The fit's JSON object: model, params, std_errors, log_likelihood, aic, bic, n_customers,
@@ -61,37 +80,43 @@ pub fn load(path: &Path) -> Result<LoadedModel> {
     })?;
     let model = value.get("model").and_then(Value::as_str).ok_or_else(|| {
         anyhow!(
-            "{}: missing \"model\" (expected \"bgnbd\" or \"gg\")",
+            "{}: missing \"model\" (expected bgnbd, mbgnbd, pnbd or gg)",
             path.display()
         )
     })?;
+    let values = |names: &'static [&'static str]| named_values(&value, model, names);
+    if let Some(purchase) =
+        purchase_model(model, &values).with_context(|| format!("{}", path.display()))?
+    {
+        return Ok(LoadedModel::Purchase(purchase));
+    }
     match model {
-        "bgnbd" => Ok(LoadedModel::BgNbd(params_from(path, &value)?)),
-        "gg" => Ok(LoadedModel::GammaGamma(params_from(path, &value)?)),
+        "gg" => Ok(LoadedModel::GammaGamma(
+            GammaGamma::from_values(&values(GammaGamma::NAMES)?)
+                .with_context(|| format!("{}", path.display()))?,
+        )),
         other => bail!(
-            "{}: unknown model \"{other}\" (expected \"bgnbd\" or \"gg\")",
+            "{}: unknown model \"{other}\" (expected bgnbd, mbgnbd, pnbd or gg)",
             path.display()
         ),
     }
 }
 
-fn params_from<P: ModelParams>(path: &Path, value: &Value) -> Result<P> {
+/// The values of `names` in the file's `params` object, in order.
+fn named_values(value: &Value, model: &str, names: &[&str]) -> Result<Vec<f64>> {
     let params = value
         .get("params")
         .and_then(Value::as_object)
-        .ok_or_else(|| anyhow!("{}: missing \"params\" object", path.display()))?;
-    let values = P::NAMES
+        .ok_or_else(|| anyhow!("missing \"params\" object"))?;
+    names
         .iter()
         .map(|name| {
             params.get(*name).and_then(Value::as_f64).ok_or_else(|| {
                 anyhow!(
-                    "{}: params.{name} is missing or not a number (a {} model needs {})",
-                    path.display(),
-                    P::MODEL,
-                    P::NAMES.join(", ")
+                    "params.{name} is missing or not a number (a {model} model needs {})",
+                    names.join(", ")
                 )
             })
         })
-        .collect::<Result<Vec<f64>>>()?;
-    P::from_values(&values).with_context(|| format!("{}", path.display()))
+        .collect()
 }

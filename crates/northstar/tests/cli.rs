@@ -445,3 +445,52 @@ fn clv_pipeline_agrees_with_lifetimes_per_customer_within_half_a_percent() {
     }
     assert!(worst > 0.0, "the comparison compared something");
 }
+
+#[test]
+fn evaluate_on_cdnow_matches_lifetimes_holdout_mae_and_names_the_best_model() {
+    // Reference: lifetimes 0.11.3 fitted on the same calibration/holdout split and scored by hand
+    // (tests/fixtures/lifetimes_cdnow_holdout.json, bench/reference/lifetimes_cdnow_holdout.py);
+    // per-customer holdout MAE within 1% (issue #4).
+    let sample = data("CDNOW_sample.txt");
+    let mut args = vec!["evaluate", sample.to_str().unwrap()];
+    args.extend_from_slice(CDNOW_FLAGS);
+    args.extend_from_slice(&[
+        "--calibration-end",
+        "1997-09-30",
+        "--observation-end",
+        "1998-06-30",
+        "--json",
+    ]);
+    let report: Value = serde_json::from_str(run_ok(&args).trim()).unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lifetimes_cdnow_holdout.json");
+    let lifetimes: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let models = report["models"].as_array().unwrap();
+    assert_eq!(models.len(), 3);
+    let mut best = ("", f64::INFINITY);
+    for m in models {
+        let name = m["model"].as_str().unwrap();
+        let mae = m["mae"].as_f64().unwrap();
+        let reference = lifetimes["models"][name]["mae"].as_f64().unwrap();
+        assert!(
+            (mae - reference).abs() / reference < 0.01,
+            "{name}: MAE {mae} vs lifetimes {reference}"
+        );
+        assert_eq!(m["holdout_actual"].as_f64(), Some(1882.0));
+        for key in ["log_likelihood", "aic", "bic", "holdout_predicted", "rmse"] {
+            assert!(m[key].as_f64().unwrap().is_finite(), "{name}.{key}");
+        }
+        let groups = m["by_frequency"].as_array().unwrap();
+        assert_eq!(groups.len(), 8, "frequencies 0..6 and 7+");
+        let customers: u64 = groups
+            .iter()
+            .map(|g| g["customers"].as_u64().unwrap())
+            .sum();
+        assert_eq!(customers, 2357);
+        if mae < best.1 {
+            best = (name, mae);
+        }
+    }
+    assert_eq!(report["best"], best.0);
+}

@@ -12,13 +12,13 @@
 //! - `P(alive | x, t_x, T)`: the note "Computing P(alive) using the BG/NBD model" (2008).
 
 use crate::fit::{maximize_likelihood, FitOptions, FitReport, Likelihood};
-use crate::models::{check_count, check_positive, ModelParams, PurchaseModel};
+use crate::models::{check_count, check_positive, ModelParams, PurchaseModel, SimulatePurchases};
 use crate::special::{
     beta_reg, bgnbd_expected_purchases_alive, bgnbd_expected_purchases_alive_at, digamma, ln_beta,
     ln_gamma, log_add_exp, logistic,
 };
 use crate::{CompressedRfm, ModelError, Rfm};
-use rand::Rng;
+use rand::{Rng, RngCore};
 use rand_distr::{Beta, Distribution, Exp, Gamma};
 use rayon::prelude::*;
 
@@ -255,7 +255,7 @@ impl BgNbd {
     /// Maximum-likelihood fit to compressed customer data.
     ///
     /// ```
-    /// use northstar_models::{BgNbd, CompressedRfm, FitOptions, Rfm};
+    /// use northstar_models::{BgNbd, CompressedRfm, FitOptions, Rfm, SimulatePurchases};
     /// use rand::SeedableRng;
     /// let truth = BgNbd::new(0.5, 5.0, 1.0, 3.0).unwrap();
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(3);
@@ -386,22 +386,18 @@ impl PurchaseModel for BgNbd {
 // Simulation
 // ---------------------------------------------------------------------------------------------
 
-impl BgNbd {
+impl SimulatePurchases for BgNbd {
     /// Draws one customer's repeat-purchase times in `(0, horizon]` (the first purchase is at 0).
     ///
     /// ```
-    /// use northstar_models::BgNbd;
+    /// use northstar_models::{BgNbd, SimulatePurchases};
     /// use rand::SeedableRng;
     /// let m = BgNbd::new(0.25, 4.0, 0.8, 2.5).unwrap();
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     /// let times = m.simulate_repeat_purchases(&mut rng, 52.0);
     /// assert!(times.windows(2).all(|w| w[0] <= w[1]) && times.iter().all(|&t| t <= 52.0));
     /// ```
-    pub fn simulate_repeat_purchases<R: Rng + ?Sized>(
-        &self,
-        rng: &mut R,
-        horizon: f64,
-    ) -> Vec<f64> {
+    fn simulate_repeat_purchases(&self, rng: &mut dyn RngCore, horizon: f64) -> Vec<f64> {
         let lambda = Gamma::new(self.r, 1.0 / self.alpha)
             .expect("parameters are positive by construction")
             .sample(rng);

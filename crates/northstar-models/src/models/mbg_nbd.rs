@@ -19,13 +19,13 @@
 
 use crate::fit::{maximize_likelihood, FitOptions, FitReport};
 use crate::models::bg_nbd::BgNbdLikelihood;
-use crate::models::{check_count, check_positive, ModelParams, PurchaseModel};
+use crate::models::{check_count, check_positive, ModelParams, PurchaseModel, SimulatePurchases};
 use crate::special::{
     beta_reg, bgnbd_expected_purchases_alive, bgnbd_expected_purchases_alive_at, ln_beta, ln_gamma,
     log_add_exp, logistic,
 };
 use crate::{CompressedRfm, ModelError, Rfm};
-use rand::Rng;
+use rand::{Rng, RngCore};
 use rand_distr::{Beta, Distribution, Exp, Gamma};
 
 /// MBG/NBD parameters: `r`, `alpha` (purchase rate), `a`, `b` (dropout).
@@ -113,7 +113,7 @@ impl MbgNbd {
     /// Maximum-likelihood fit to compressed customer data.
     ///
     /// ```
-    /// use northstar_models::{CompressedRfm, FitOptions, MbgNbd, Rfm};
+    /// use northstar_models::{CompressedRfm, FitOptions, MbgNbd, Rfm, SimulatePurchases};
     /// use rand::SeedableRng;
     /// let truth = MbgNbd::new(0.5, 6.0, 0.9, 1.6).unwrap();
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(9);
@@ -229,22 +229,18 @@ impl PurchaseModel for MbgNbd {
 // Simulation
 // ---------------------------------------------------------------------------------------------
 
-impl MbgNbd {
+impl SimulatePurchases for MbgNbd {
     /// Draws one customer's repeat-purchase times in `(0, horizon]` (the first purchase is at 0).
     ///
     /// ```
-    /// use northstar_models::MbgNbd;
+    /// use northstar_models::{MbgNbd, SimulatePurchases};
     /// use rand::SeedableRng;
     /// let m = MbgNbd::new(0.5248, 6.183, 0.8914, 1.614).unwrap();
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     /// let times = m.simulate_repeat_purchases(&mut rng, 52.0);
     /// assert!(times.iter().all(|&t| t > 0.0 && t <= 52.0));
     /// ```
-    pub fn simulate_repeat_purchases<R: Rng + ?Sized>(
-        &self,
-        rng: &mut R,
-        horizon: f64,
-    ) -> Vec<f64> {
+    fn simulate_repeat_purchases(&self, rng: &mut dyn RngCore, horizon: f64) -> Vec<f64> {
         let lambda = Gamma::new(self.r, 1.0 / self.alpha)
             .expect("parameters are positive by construction")
             .sample(rng);

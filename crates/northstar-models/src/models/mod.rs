@@ -42,6 +42,12 @@ pub trait PurchaseModel: Sync {
     fn probability_of_purchases(&self, n: u32, t: f64) -> f64;
 }
 
+/// Purchase models that can generate data, for tests, benchmarks and `northstar simulate`.
+pub trait SimulatePurchases {
+    /// Draws one customer's repeat-purchase times in `(0, horizon]` (the first purchase is at 0).
+    fn simulate_repeat_purchases(&self, rng: &mut dyn rand::RngCore, horizon: f64) -> Vec<f64>;
+}
+
 /// A model of the average spend per purchase.
 pub trait SpendModel: Sync {
     /// Expected mean spend per future purchase of this customer, given their history.

@@ -23,10 +23,10 @@
 //! - `E[X(t)]`: SMC (1987) eq. (17).
 
 use crate::fit::{maximize_likelihood, FitOptions, FitReport, Likelihood};
-use crate::models::{check_count, check_positive, ModelParams, PurchaseModel};
+use crate::models::{check_count, check_positive, ModelParams, PurchaseModel, SimulatePurchases};
 use crate::special::{digamma, ln_gamma, ln_hyp2f1_a_a1, log_add_exp, logistic};
 use crate::{CompressedRfm, ModelError, Rfm};
-use rand::Rng;
+use rand::RngCore;
 use rand_distr::{Distribution, Exp, Gamma};
 use rayon::prelude::*;
 
@@ -231,7 +231,7 @@ impl ParetoNbd {
     /// Maximum-likelihood fit to compressed customer data.
     ///
     /// ```
-    /// use northstar_models::{CompressedRfm, FitOptions, ParetoNbd, Rfm};
+    /// use northstar_models::{CompressedRfm, FitOptions, ParetoNbd, Rfm, SimulatePurchases};
     /// use rand::SeedableRng;
     /// let truth = ParetoNbd::new(0.6, 8.0, 0.8, 10.0).unwrap();
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(5);
@@ -347,22 +347,18 @@ impl PurchaseModel for ParetoNbd {
 // Simulation
 // ---------------------------------------------------------------------------------------------
 
-impl ParetoNbd {
+impl SimulatePurchases for ParetoNbd {
     /// Draws one customer's repeat-purchase times in `(0, horizon]` (the first purchase is at 0).
     ///
     /// ```
-    /// use northstar_models::ParetoNbd;
+    /// use northstar_models::{ParetoNbd, SimulatePurchases};
     /// use rand::SeedableRng;
     /// let m = ParetoNbd::new(0.55, 10.58, 0.61, 11.67).unwrap();
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     /// let times = m.simulate_repeat_purchases(&mut rng, 52.0);
     /// assert!(times.iter().all(|&t| t > 0.0 && t <= 52.0));
     /// ```
-    pub fn simulate_repeat_purchases<R: Rng + ?Sized>(
-        &self,
-        rng: &mut R,
-        horizon: f64,
-    ) -> Vec<f64> {
+    fn simulate_repeat_purchases(&self, rng: &mut dyn RngCore, horizon: f64) -> Vec<f64> {
         let lambda = Gamma::new(self.r, 1.0 / self.alpha)
             .expect("parameters are positive by construction")
             .sample(rng);

@@ -22,7 +22,7 @@ pub enum DiscountingKind {
 /// Arguments of `northstar clv`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Purchase model file (bgnbd).
+    /// Purchase model file (bgnbd, mbgnbd or pnbd).
     #[arg(long)]
     pub purchase_model: PathBuf,
     /// Spend model file (gg).
@@ -52,9 +52,9 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
-    let LoadedModel::BgNbd(purchase) = model_file::load(&args.purchase_model)? else {
+    let LoadedModel::Purchase(purchase) = model_file::load(&args.purchase_model)? else {
         bail!(
-            "{}: --purchase-model must be a purchase model (bgnbd)",
+            "{}: --purchase-model must be a purchase model (bgnbd, mbgnbd or pnbd)",
             args.purchase_model.display()
         );
     };
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     options.validate()?;
     let customers = read_customers(&args.rfm, &args.id_col, Monetary::Required)?;
-    let clv = customer_values(&purchase, &spend, &customers.rfm, &options)
+    let clv = customer_values(purchase.as_ref(), &spend, &customers.rfm, &options)
         .with_context(|| format!("{}", args.rfm.display()))?;
     write_output(args.output.as_deref(), |out| {
         write_table(out, &["customer_id", "clv"], &customers.ids, &[&clv])
@@ -86,7 +86,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// CLV per customer: discounted expected purchases (once per distinct summary) × expected spend.
-pub fn customer_values<M: PurchaseModel>(
+pub fn customer_values<M: PurchaseModel + ?Sized>(
     purchase: &M,
     spend: &GammaGamma,
     customers: &[Rfm],

@@ -1,20 +1,27 @@
-//! `northstar fit bgnbd|gg RFM.csv`: maximum-likelihood fit, printed as a table or JSON.
+//! `northstar fit bgnbd|mbgnbd|pnbd|gg RFM.csv`: maximum-likelihood fit, printed as a table or JSON.
 
-use crate::model_file::fit_to_json;
+use crate::model_file::{fit_to_json, PurchaseProcess};
 use crate::output::write_output;
 use crate::progress;
 use crate::rfm_input::{read_customers, Monetary};
 use anyhow::Result;
 use northstar_models::gamma_gamma::SpendData;
-use northstar_models::{BgNbd, CompressedRfm, FitOptions, FitReport, GammaGamma, ModelParams};
+use northstar_models::{
+    BgNbd, CompressedRfm, FitOptions, FitReport, GammaGamma, MbgNbd, ModelError, ModelParams,
+    ParetoNbd, Rfm,
+};
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 
 /// Which model to fit.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModelKind {
     /// BG/NBD purchase model (Fader, Hardie & Lee 2005).
     Bgnbd,
+    /// MBG/NBD purchase model (Batislam, Denizel & Filiztekin 2007).
+    Mbgnbd,
+    /// Pareto/NBD purchase model (Schmittlein, Morrison & Colombo 1987).
+    Pnbd,
     /// Gamma-Gamma spend model (fits the customers with frequency > 0).
     Gg,
 }
@@ -37,24 +44,62 @@ pub struct Args {
     pub id_col: String,
 }
 
+/// A fitted purchase model with its report and model-file JSON.
+pub struct FittedPurchaseModel {
+    /// The model, ready for predictions.
+    pub model: Box<dyn PurchaseProcess>,
+    /// Fit statistics.
+    pub report: FitReport,
+    /// The model file's JSON object.
+    pub json: Value,
+    /// Readable model name.
+    pub title: &'static str,
+    /// Parameter names.
+    pub names: &'static [&'static str],
+}
+
+/// A model's maximum-likelihood fit function.
+type FitFn<M> = fn(&CompressedRfm, &FitOptions) -> Result<(M, FitReport), ModelError>;
+
+/// Fits one of the RFM purchase models (`bgnbd`, `mbgnbd`, `pnbd`) to validated customers.
+pub fn fit_purchase_model(
+    kind: ModelKind,
+    customers: &[Rfm],
+    weights: Option<&[f64]>,
+) -> Result<FittedPurchaseModel> {
+    fn fitted<M: ModelParams + PurchaseProcess + 'static>(
+        title: &'static str,
+        fit: FitFn<M>,
+        data: &CompressedRfm,
+    ) -> Result<FittedPurchaseModel> {
+        let bar = progress::spinner(&format!("fitting {title}"), data.rows.len());
+        let (model, report) = fit(data, &FitOptions::default())?;
+        bar.finish_and_clear();
+        Ok(FittedPurchaseModel {
+            json: fit_to_json(&model, &report, Map::new()),
+            model: Box::new(model),
+            report,
+            title,
+            names: M::NAMES,
+        })
+    }
+    let data = CompressedRfm::new(customers, weights);
+    match kind {
+        ModelKind::Bgnbd => fitted("BG/NBD", BgNbd::fit, &data),
+        ModelKind::Mbgnbd => fitted("MBG/NBD", MbgNbd::fit, &data),
+        ModelKind::Pnbd => fitted("Pareto/NBD", ParetoNbd::fit, &data),
+        ModelKind::Gg => unreachable!("Gamma-Gamma is a spend model"),
+    }
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
-    let options = FitOptions::default();
     let (title, json, report, names) = match args.model {
-        ModelKind::Bgnbd => {
-            let customers = read_customers(&args.rfm, &args.id_col, Monetary::Ignore)?;
-            let data = CompressedRfm::new(&customers.rfm, customers.weights.as_deref());
-            let bar = progress::spinner("fitting BG/NBD", customers.rfm.len());
-            let (model, report) = BgNbd::fit(&data, &options)?;
-            bar.finish_and_clear();
-            let json = fit_to_json(&model, &report, Map::new());
-            ("BG/NBD".to_string(), json, report, BgNbd::NAMES)
-        }
         ModelKind::Gg => {
             let customers = read_customers(&args.rfm, &args.id_col, Monetary::Required)?;
             let data = SpendData::new(&customers.rfm, customers.weights.as_deref())?;
             let bar = progress::spinner("fitting Gamma-Gamma", customers.rfm.len());
-            let (model, report) = GammaGamma::fit(&data, &options)?;
+            let (model, report) = GammaGamma::fit(&data, &FitOptions::default())?;
             bar.finish_and_clear();
             let mut extra = Map::new();
             extra.insert("n_excluded".into(), json!(data.n_excluded()));
@@ -64,6 +109,16 @@ pub fn run(args: Args) -> Result<()> {
                 data.n_excluded()
             );
             (title, json, report, GammaGamma::NAMES)
+        }
+        kind => {
+            let customers = read_customers(&args.rfm, &args.id_col, Monetary::Ignore)?;
+            let fitted = fit_purchase_model(kind, &customers.rfm, customers.weights.as_deref())?;
+            (
+                fitted.title.to_string(),
+                fitted.json,
+                fitted.report,
+                fitted.names,
+            )
         }
     };
     if let Some(path) = &args.output {

@@ -2,6 +2,7 @@
 
 pub mod clv;
 pub mod demo;
+pub mod evaluate;
 pub mod fit;
 pub mod predict;
 pub mod simulate;
@@ -21,12 +22,14 @@ pub struct Cli {
 enum Command {
     /// Summarize a purchase log into one RFM row per customer (lifetimes semantics).
     Summarize(summarize::Args),
-    /// Fit a model (bgnbd, gg) to an RFM table.
+    /// Fit a model (bgnbd, mbgnbd, pnbd, gg) to an RFM table.
     Fit(fit::Args),
     /// Per-customer predictions from a fitted model.
     Predict(predict::Args),
     /// Discounted customer lifetime value from a purchase model and a spend model.
     Clv(clv::Args),
+    /// Holdout report: fit each purchase model on a calibration period, score the holdout.
+    Evaluate(evaluate::Args),
     /// Simulate a purchase log from a model (for tests and benchmarks).
     Simulate(simulate::Args),
     /// Run the whole pipeline on the bundled CDNOW sample.
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(args),
         Command::Clv(args) => clv::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
         Command::Demo => demo::run(),
     }
 }

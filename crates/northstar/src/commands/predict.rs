@@ -29,14 +29,14 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
     match model_file::load(&args.model)? {
-        LoadedModel::BgNbd(model) => {
+        LoadedModel::Purchase(model) => {
             let horizon = match args.horizon {
                 Some(h) if h.is_finite() && h >= 0.0 => h,
                 Some(h) => bail!("--horizon {h} is invalid: expected a number ≥ 0 (in the RFM table's time unit)"),
                 None => bail!("--horizon is required for a purchase model (e.g. --horizon 52 for a year in weeks)"),
             };
             let customers = read_customers(&args.rfm, &args.id_col, Monetary::Ignore)?;
-            let (p_alive, expected) = purchase_predictions(&model, &customers.rfm, horizon);
+            let (p_alive, expected) = purchase_predictions(model.as_ref(), &customers.rfm, horizon);
             write_output(args.output.as_deref(), |out| {
                 write_table(
                     out,
@@ -66,7 +66,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// P(alive) and expected purchases over `horizon`, computed once per distinct summary.
-pub fn purchase_predictions<M: PurchaseModel>(
+pub fn purchase_predictions<M: PurchaseModel + ?Sized>(
     model: &M,
     customers: &[northstar_models::Rfm],
     horizon: f64,

@@ -1,19 +1,34 @@
-//! `northstar simulate bgnbd`: draw a purchase log from the BG/NBD process, with Gamma-Gamma
+//! `northstar simulate bgnbd|mbgnbd|pnbd`: draw a purchase log from a purchase process, with Gamma-Gamma
 //! amounts, for tests and benchmarks.
 
+use crate::model_file::purchase_model;
 use crate::output::write_output;
 use anyhow::{bail, Context, Result};
 use chrono::{Days, NaiveDate};
 use northstar_data::TimeUnit;
-use northstar_models::{BgNbd, GammaGamma, ModelParams};
+use northstar_models::{GammaGamma, ModelParams};
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
 
 /// Which process to simulate.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum SimulatedModel {
-    /// BG/NBD purchases.
+    /// BG/NBD purchases (params r, alpha, a, b).
     Bgnbd,
+    /// MBG/NBD purchases (params r, alpha, a, b).
+    Mbgnbd,
+    /// Pareto/NBD purchases (params r, alpha, s, beta).
+    Pnbd,
+}
+
+impl SimulatedModel {
+    fn name(self) -> &'static str {
+        match self {
+            SimulatedModel::Bgnbd => "bgnbd",
+            SimulatedModel::Mbgnbd => "mbgnbd",
+            SimulatedModel::Pnbd => "pnbd",
+        }
+    }
 }
 
 /// Arguments of `northstar simulate`.
@@ -51,18 +66,18 @@ pub struct Args {
     pub output: Option<PathBuf>,
 }
 
-/// Parses `name=value,...` into the model's parameters, in its order.
-fn parse_params<P: ModelParams>(flag: &str, text: &str) -> Result<P> {
-    let mut values = vec![None; P::NAMES.len()];
+/// Parses `name=value,...` into the values of `names`, in that order.
+fn parse_named(flag: &str, text: &str, names: &[&str]) -> Result<Vec<f64>> {
+    let mut values = vec![None; names.len()];
     for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
         let (name, value) = pair
             .split_once('=')
             .with_context(|| format!("{flag}: \"{pair}\" is not name=value"))?;
-        let Some(i) = P::NAMES.iter().position(|n| *n == name.trim()) else {
+        let Some(i) = names.iter().position(|n| *n == name.trim()) else {
             bail!(
                 "{flag}: unknown parameter \"{}\"; expected {}",
                 name.trim(),
-                P::NAMES.join(", ")
+                names.join(", ")
             );
         };
         let value: f64 = value
@@ -71,24 +86,29 @@ fn parse_params<P: ModelParams>(flag: &str, text: &str) -> Result<P> {
             .with_context(|| format!("{flag}: {name}=\"{}\" is not a number", value.trim()))?;
         values[i] = Some(value);
     }
-    let values = values
+    values
         .into_iter()
-        .zip(P::NAMES)
+        .zip(names)
         .map(|(v, name)| {
-            v.with_context(|| format!("{flag}: missing {name} (expected {})", P::NAMES.join(", ")))
+            v.with_context(|| format!("{flag}: missing {name} (expected {})", names.join(", ")))
         })
-        .collect::<Result<Vec<f64>>>()?;
-    P::from_values(&values).with_context(|| flag.to_string())
+        .collect()
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
-    let SimulatedModel::Bgnbd = args.model;
-    let model: BgNbd = parse_params("--params", &args.params)?;
+    let model = purchase_model(args.model.name(), &|names| {
+        parse_named("--params", &args.params, names)
+    })
+    .context("--params")?
+    .expect("every simulated model is a purchase model");
     let spend: Option<GammaGamma> = args
         .spend
         .as_deref()
-        .map(|s| parse_params("--spend", s))
+        .map(|s| {
+            GammaGamma::from_values(&parse_named("--spend", s, GammaGamma::NAMES)?)
+                .context("--spend")
+        })
         .transpose()?;
     if args.end < args.start {
         bail!("--end {} is before --start {}", args.end, args.start);
