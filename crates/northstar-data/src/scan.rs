@@ -175,12 +175,13 @@ impl Batch {
     }
 }
 
-/// Reads `path` once and hands every kept row to `on_batch`, in file order, in batches.
+/// Reads `path` once and hands every kept row to `on_batch`, in file order, in batches. The
+/// callback may take the batch's contents (for example by swapping in an empty batch).
 pub(crate) fn scan(
     path: &Path,
     format: &TransactionFormat,
     on_progress: &mut dyn FnMut(u64),
-    mut on_batch: impl FnMut(&Batch) -> Result<(), DataError>,
+    mut on_batch: impl FnMut(&mut Batch) -> Result<(), DataError>,
 ) -> Result<ScanStats, DataError> {
     if let Some(fmt) = &format.date_format {
         if !date::is_valid_format(fmt) {
@@ -346,12 +347,12 @@ pub(crate) fn scan(
         stats.max_day = stats.max_day.max(day);
         batch.push(id.as_bytes(), day, amount);
         if batch.len() == Batch::CAPACITY {
-            on_batch(&batch)?;
+            on_batch(&mut batch)?;
             batch.clear();
         }
     }
     if batch.len() > 0 {
-        on_batch(&batch)?;
+        on_batch(&mut batch)?;
     }
     records.finish();
 
@@ -364,6 +365,49 @@ pub(crate) fn scan(
         .into());
     }
     Ok(stats)
+}
+
+/// Like [`scan`], but `each(&mut state, batch)` runs on a second thread while this one keeps
+/// reading and parsing, so that parsing and the consumer's work overlap. Returns the scan
+/// statistics and the final state. An error from `each` stops the scan and is returned.
+pub(crate) fn scan_in_background<T: Send>(
+    path: &Path,
+    format: &TransactionFormat,
+    on_progress: &mut dyn FnMut(u64),
+    mut state: T,
+    mut each: impl FnMut(&mut T, &Batch) -> Result<(), DataError> + Send,
+) -> Result<(ScanStats, T), DataError> {
+    use std::sync::mpsc;
+    /// Batches in flight between the threads.
+    const QUEUE: usize = 8;
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(QUEUE);
+        let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
+        let worker = scope.spawn(move || {
+            for batch in full_rx {
+                each(&mut state, &batch)?;
+                // The reader may have finished already; then the batch is simply dropped.
+                let _ = empty_tx.send(batch);
+            }
+            Ok(state)
+        });
+        let scanned = scan(path, format, on_progress, |batch| {
+            let empty = empty_rx.try_recv().unwrap_or_default();
+            let full = std::mem::replace(batch, empty);
+            // A send fails only if the worker stopped with an error, reported below.
+            full_tx
+                .send(full)
+                .map_err(|_| DataError::Internal("the summary worker stopped".into()))
+        });
+        drop(full_tx);
+        let worked = worker
+            .join()
+            .unwrap_or_else(|_| Err(DataError::Internal("the summary worker panicked".into())));
+        match (scanned, worked) {
+            (_, Err(e)) | (Err(e), _) => Err(e),
+            (Ok(stats), Ok(state)) => Ok((stats, state)),
+        }
+    })
 }
 
 fn utf8_error(path: &Path, line: u64, column: ColumnInfo, bytes: &[u8]) -> InputError {

@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::date::{self, show_day};
 use crate::error::{DataError, InputError, InputErrorKind};
 use crate::format::{SummaryOptions, TransactionFormat};
-use crate::scan::{scan, Batch, BatchRow, ScanStats};
+use crate::scan::{scan_in_background, Batch, BatchRow, ScanStats};
 use crate::table::{self, Entry, IdKey, IdTable};
 
 /// One customer's RFM summary (lifetimes' `summary_data_from_transaction_data`).
@@ -373,15 +373,20 @@ pub fn summarize_file(
     let split = cal.unwrap_or(i32::MAX);
     let obs_filter = obs_given.unwrap_or(i32::MAX);
 
-    let mut customers = Customers::new();
-    let stats = scan(path, format, on_progress, |batch| {
-        customers.for_each_row(batch, |customers, id, row, h| {
-            if row.day > obs_filter {
-                return Ok(());
-            }
-            customers.add(id, h, row.day, row.amount, split)
-        })
-    })?;
+    let (stats, mut customers) = scan_in_background(
+        path,
+        format,
+        on_progress,
+        Customers::new(),
+        |customers, batch| {
+            customers.for_each_row(batch, |customers, id, row, h| {
+                if row.day > obs_filter {
+                    return Ok(());
+                }
+                customers.add(id, h, row.day, row.amount, split)
+            })
+        },
+    )?;
 
     let obs = obs_given.unwrap_or(stats.max_day);
     if let Some(c) = cal {
@@ -521,19 +526,25 @@ fn resolve_out_of_order(
         }
     }
     if pending > 0 {
-        scan(path, format, on_progress, |batch| {
-            customers.for_each_row(batch, |customers, id, row, h| {
-                if row.day > obs_filter {
-                    return Ok(());
-                }
-                if let Some(c) = customers.table.get_mut(id, h) {
-                    if c.extra != NO_EXTRA {
-                        customers.extra[c.extra as usize].push((row.day, row.amount));
+        scan_in_background(
+            path,
+            format,
+            on_progress,
+            &mut *customers,
+            |customers, batch| {
+                customers.for_each_row(batch, |customers, id, row, h| {
+                    if row.day > obs_filter {
+                        return Ok(());
                     }
-                }
-                Ok(())
-            })
-        })?;
+                    if let Some(c) = customers.table.get_mut(id, h) {
+                        if c.extra != NO_EXTRA {
+                            customers.extra[c.extra as usize].push((row.day, row.amount));
+                        }
+                    }
+                    Ok(())
+                })
+            },
+        )?;
         let Customers { table, extra, .. } = customers;
         for c in table.values_mut().filter(|c| c.extra != NO_EXTRA) {
             let list = &mut extra[c.extra as usize];

@@ -1,6 +1,5 @@
 //! CSV output of the summaries, with the column names lifetimes uses.
 
-use std::fmt::Write as _;
 use std::io::Write;
 
 use crate::error::DataError;
@@ -16,20 +15,25 @@ fn write_error(e: csv::Error) -> DataError {
 /// Formats numbers into a reusable buffer: integers plainly, floats in the shortest form that
 /// reads back to the same value.
 struct Fields {
-    buf: String,
+    float: ryu::Buffer,
+    integer: itoa::Buffer,
 }
 
 impl Fields {
+    fn new() -> Self {
+        Self {
+            float: ryu::Buffer::new(),
+            integer: itoa::Buffer::new(),
+        }
+    }
+
     fn u64(&mut self, v: u64) -> &[u8] {
-        self.buf.clear();
-        let _ = write!(self.buf, "{v}");
-        self.buf.as_bytes()
+        self.integer.format(v).as_bytes()
     }
 
     fn f64(&mut self, v: f64) -> &[u8] {
-        self.buf.clear();
-        let _ = write!(self.buf, "{v}");
-        self.buf.as_bytes()
+        let text = self.float.format(v);
+        text.strip_suffix(".0").unwrap_or(text).as_bytes()
     }
 }
 
@@ -46,9 +50,7 @@ pub fn write_rfm_csv<W: Write>(rows: &[RfmRow], out: W) -> Result<(), DataError>
     let mut w = csv::Writer::from_writer(out);
     w.write_record(["customer_id", "frequency", "recency", "T", "monetary_value"])
         .map_err(write_error)?;
-    let mut f = Fields {
-        buf: String::with_capacity(32),
-    };
+    let mut f = Fields::new();
     for r in rows {
         w.write_field(&r.customer_id).map_err(write_error)?;
         w.write_field(f.u64(r.frequency)).map_err(write_error)?;
@@ -91,9 +93,7 @@ pub fn write_calibration_holdout_csv<W: Write>(
         "duration_holdout",
     ])
     .map_err(write_error)?;
-    let mut f = Fields {
-        buf: String::with_capacity(32),
-    };
+    let mut f = Fields::new();
     for r in rows {
         w.write_field(&r.customer_id).map_err(write_error)?;
         w.write_field(f.u64(r.frequency_cal)).map_err(write_error)?;

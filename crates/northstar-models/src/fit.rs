@@ -66,22 +66,44 @@ pub struct FitReport {
     pub termination: String,
 }
 
+/// One evaluation: the point, the cost and the gradient there.
+type Evaluation = (Vec<f64>, f64, Vec<f64>);
+
 /// The objective seen by argmin: mean negative log-likelihood over log-parameters.
 struct LogSpaceObjective<'a, L: Likelihood> {
     likelihood: &'a L,
     scale: f64,
+    /// argmin asks for the cost and the gradient at the same point separately; both come from
+    /// one pass over the data, so the last pass is kept.
+    last: std::sync::Mutex<Option<Evaluation>>,
 }
 
-impl<L: Likelihood> LogSpaceObjective<'_, L> {
+impl<'a, L: Likelihood> LogSpaceObjective<'a, L> {
+    fn new(likelihood: &'a L, scale: f64) -> Self {
+        Self {
+            likelihood,
+            scale,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
     fn evaluate(&self, theta: &[f64]) -> (f64, Vec<f64>) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, cost, grad)) = last.as_ref() {
+            if at.as_slice() == theta {
+                return (*cost, grad.clone());
+            }
+        }
         let params: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
         let (ll, grad) = self.likelihood.value_and_gradient(&params);
-        let grad_theta = grad
+        let grad_theta: Vec<f64> = grad
             .iter()
             .zip(&params)
             .map(|(g, p)| -g * p / self.scale)
             .collect();
-        (-ll / self.scale, grad_theta)
+        let cost = -ll / self.scale;
+        *last = Some((theta.to_vec(), cost, grad_theta.clone()));
+        (cost, grad_theta)
     }
 }
 
@@ -205,12 +227,10 @@ pub fn maximize_likelihood<L: Likelihood>(
             "no customers with positive weight".into(),
         ));
     }
-    let objective = || LogSpaceObjective {
-        likelihood,
-        scale: n,
-    };
+    let objective = || LogSpaceObjective::new(likelihood, n);
+    let checker = objective();
     let gradient_norm = |theta: &[f64]| {
-        let (cost, grad) = objective().evaluate(theta);
+        let (cost, grad) = checker.evaluate(theta);
         if cost.is_finite() {
             grad.iter().fold(0.0f64, |m, g| m.max(g.abs()))
         } else {
@@ -252,7 +272,7 @@ pub fn maximize_likelihood<L: Likelihood>(
     let run = best.ok_or_else(|| ModelError::FitFailed(notes.join("; ")))?;
     iterations += run.iterations;
     let params: Vec<f64> = run.theta.iter().map(|t| t.exp()).collect();
-    let (log_likelihood, _) = likelihood.value_and_gradient(&params);
+    let log_likelihood = -checker.evaluate(&run.theta).0 * n;
     if !log_likelihood.is_finite() || params.iter().any(|p| !p.is_finite()) {
         return Err(ModelError::FitFailed(format!(
             "no finite optimum found ({})",
