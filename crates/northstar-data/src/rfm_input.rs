@@ -2,8 +2,14 @@
 //!
 //! Only parsing happens here: the model-level rules (frequency is an integer ≥ 0,
 //! 0 ≤ recency ≤ T, ...) are checked by the caller, which can point at [`RfmInput::line`].
+//!
+//! The table has one row per customer, so it is read whole into memory (memory grows with the
+//! number of customers either way). Files without quotes are then split into line-aligned chunks
+//! and parsed on every core; files with quoted fields go through the general CSV reader.
 
 use std::path::Path;
+
+use rayon::prelude::*;
 
 use crate::error::{show, ColumnInfo, DataError, InputError, InputErrorKind};
 use crate::format::Delimiter;
@@ -34,6 +40,201 @@ struct Col {
     name: &'static str,
 }
 
+/// Where each needed column is, found from the header; turns a row's fields into an [`RfmInput`].
+struct Columns<'a> {
+    path: &'a Path,
+    names: Vec<String>,
+    header_line: u64,
+    id: usize,
+    frequency: Col,
+    recency: Col,
+    t: Col,
+    monetary: Option<Col>,
+    weight: Option<Col>,
+}
+
+impl<'a> Columns<'a> {
+    fn from_header(
+        path: &'a Path,
+        id_col: &str,
+        names: Vec<String>,
+        header_line: u64,
+    ) -> Result<Self, DataError> {
+        let find = |name: &str| names.iter().position(|n| n == name);
+        let missing = |name: &str| {
+            let hint = match names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+                Some(other) => format!(" (found '{other}'; column names are case-sensitive)"),
+                None => String::new(),
+            };
+            let available = names
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            DataError::from(
+                InputError::new(
+                    InputErrorKind::MissingColumn,
+                    path,
+                    format!(
+                        "no column named '{name}' in the header{hint}; available columns: {available}"
+                    ),
+                )
+                .at_line(header_line),
+            )
+        };
+        let required = |name: &'static str| {
+            find(name)
+                .map(|index| Col { index, name })
+                .ok_or_else(|| missing(name))
+        };
+        let optional = |name: &'static str| find(name).map(|index| Col { index, name });
+        Ok(Self {
+            id: find(id_col).ok_or_else(|| missing(id_col))?,
+            frequency: required("frequency")?,
+            recency: required("recency")?,
+            t: required("T")?,
+            monetary: optional("monetary_value"),
+            weight: optional("weight"),
+            path,
+            names,
+            header_line,
+        })
+    }
+
+    fn width(&self) -> usize {
+        self.names.len()
+    }
+
+    fn info(&self, index: usize) -> ColumnInfo {
+        ColumnInfo {
+            name: self.names.get(index).cloned(),
+            position: index + 1,
+        }
+    }
+
+    fn ragged(&self, line: u64, found: usize) -> DataError {
+        InputError::new(
+            InputErrorKind::RaggedRow,
+            self.path,
+            format!(
+                "found {found} fields, expected {} (as in the header on line {})",
+                self.width(),
+                self.header_line
+            ),
+        )
+        .at_line(line)
+        .into()
+    }
+
+    fn number(
+        &self,
+        line: u64,
+        col: &Col,
+        fields: &[&[u8]],
+        optional: bool,
+    ) -> Result<Option<f64>, DataError> {
+        let bytes = trim(fields[col.index]);
+        if optional && bytes.is_empty() {
+            return Ok(None);
+        }
+        let parsed = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|v| v.is_finite());
+        parsed.map(Some).ok_or_else(|| {
+            DataError::from(
+                InputError::new(
+                    InputErrorKind::InvalidNumber,
+                    self.path,
+                    format!(
+                        "\"{}\" is not a valid {}; expected a finite number",
+                        show(bytes),
+                        col.name
+                    ),
+                )
+                .at_line(line)
+                .in_column(self.info(col.index))
+                .with_value(show(bytes)),
+            )
+        })
+    }
+
+    /// Converts one data row (already checked to have the header's width).
+    fn row(&self, line: u64, fields: &[&[u8]]) -> Result<RfmInput, DataError> {
+        let id_bytes = trim(fields[self.id]);
+        let customer_id = match std::str::from_utf8(id_bytes) {
+            Ok(s) if !s.is_empty() => s.to_string(),
+            Ok(_) => {
+                return Err(InputError::new(
+                    InputErrorKind::EmptyCustomerId,
+                    self.path,
+                    "the customer id is empty; expected a non-empty id",
+                )
+                .at_line(line)
+                .in_column(self.info(self.id))
+                .into())
+            }
+            Err(_) => {
+                return Err(InputError::new(
+                    InputErrorKind::InvalidUtf8,
+                    self.path,
+                    format!(
+                        "\"{}\" is not valid UTF-8; expected UTF-8 text",
+                        show(id_bytes)
+                    ),
+                )
+                .at_line(line)
+                .in_column(self.info(self.id))
+                .with_value(show(id_bytes))
+                .into())
+            }
+        };
+        // Required columns never yield `None`.
+        let required = |col: &Col| {
+            self.number(line, col, fields, false)
+                .map(|v| v.unwrap_or(f64::NAN))
+        };
+        let optional = |col: &Option<Col>| {
+            col.as_ref()
+                .map(|c| self.number(line, c, fields, true))
+                .transpose()
+                .map(Option::flatten)
+        };
+        Ok(RfmInput {
+            line,
+            customer_id,
+            frequency: required(&self.frequency)?,
+            recency: required(&self.recency)?,
+            t: required(&self.t)?,
+            monetary_value: optional(&self.monetary)?,
+            weight: optional(&self.weight)?,
+        })
+    }
+
+    fn no_rows(&self) -> DataError {
+        InputError::new(
+            InputErrorKind::NoData,
+            self.path,
+            format!(
+                "the file has a header (line {}) but no data rows; expected one row per customer",
+                self.header_line
+            ),
+        )
+        .into()
+    }
+}
+
+fn empty_file(path: &Path, id_col: &str) -> DataError {
+    InputError::new(
+        InputErrorKind::NoData,
+        path,
+        format!(
+            "the file is empty; expected a header with columns {id_col}, frequency, recency, T"
+        ),
+    )
+    .into()
+}
+
 /// Reads a comma-separated RFM table with a header. Required columns: `id_col`, `frequency`,
 /// `recency` and `T` (names are case-sensitive); optional: `monetary_value` and `weight` (an
 /// empty cell there reads as `None`). Other columns are ignored. Numbers must be finite.
@@ -46,166 +247,141 @@ struct Col {
 /// assert_eq!((rows[0].line, rows[0].frequency, rows[0].t, rows[0].weight), (2, 2.0, 38.86, None));
 /// ```
 pub fn read_rfm_csv(path: &Path, id_col: &str) -> Result<Vec<RfmInput>, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes);
+    let simple = memchr::memchr(b'"', body).is_none()
+        && !matches!(body.first(), Some(b'\n' | b'\r' | b' ' | b'\t'));
+    if simple {
+        read_simple(path, id_col, body)
+    } else {
+        read_general(path, id_col)
+    }
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Lines of a chunk: (physical line number, content without the line ending).
+fn lines(chunk: &[u8], first_line: u64) -> impl Iterator<Item = (u64, &[u8])> {
+    let mut start = 0;
+    let mut line = first_line;
+    let mut ends = memchr::memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len()));
+    std::iter::from_fn(move || {
+        let end = ends.next()?;
+        let text = &chunk[start.min(end)..end];
+        start = end + 1;
+        line += 1;
+        Some((line - 1, text.strip_suffix(b"\r").unwrap_or(text)))
+    })
+}
+
+/// Splits a line on commas into `fields`.
+fn split_fields<'a>(text: &'a [u8], fields: &mut Vec<&'a [u8]>) {
+    fields.clear();
+    let mut start = 0;
+    for comma in memchr::memchr_iter(b',', text) {
+        fields.push(&text[start..comma]);
+        start = comma + 1;
+    }
+    fields.push(&text[start..]);
+}
+
+/// The fast path for files without quotes: the header on line 1, then the rows in parallel chunks.
+fn read_simple(path: &Path, id_col: &str, body: &[u8]) -> Result<Vec<RfmInput>, DataError> {
+    let header_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
+    let header = body[..header_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&body[..header_end]);
+    if trim(header).is_empty() {
+        return Err(empty_file(path, id_col));
+    }
+    let names = header
+        .split(|&b| b == b',')
+        .map(|f| String::from_utf8_lossy(trim(f)).into_owned())
+        .collect();
+    let columns = Columns::from_header(path, id_col, names, 1)?;
+    let rest = body.get(header_end + 1..).unwrap_or(&[]);
+
+    // Line-aligned chunks, several per thread so uneven chunks even out.
+    let pieces = (rayon::current_num_threads() * 4).max(1);
+    let mut bounds = vec![0];
+    for i in 1..pieces {
+        let guess = rest.len() * i / pieces;
+        let at = memchr::memchr(b'\n', &rest[guess.max(*bounds.last().unwrap_or(&0))..])
+            .map(|p| guess.max(*bounds.last().unwrap_or(&0)) + p + 1);
+        match at {
+            Some(at) if at < rest.len() => bounds.push(at),
+            _ => break,
+        }
+    }
+    bounds.push(rest.len());
+    let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &rest[w[0]..w[1]]).collect();
+    let mut first_lines = Vec::with_capacity(chunks.len());
+    let mut line = 2;
+    for chunk in &chunks {
+        first_lines.push(line);
+        line += memchr::memchr_iter(b'\n', chunk).count() as u64;
+    }
+    let parsed: Vec<Result<Vec<RfmInput>, DataError>> = chunks
+        .par_iter()
+        .zip(first_lines)
+        .map(|(chunk, first_line)| {
+            let chunk = chunk.strip_suffix(b"\n").unwrap_or(chunk);
+            let mut rows = Vec::with_capacity(chunk.len() / 32);
+            let mut fields: Vec<&[u8]> = Vec::with_capacity(columns.width());
+            for (line, text) in lines(chunk, first_line) {
+                if trim(text).is_empty() {
+                    continue;
+                }
+                split_fields(text, &mut fields);
+                if fields.len() != columns.width() {
+                    return Err(columns.ragged(line, fields.len()));
+                }
+                rows.push(columns.row(line, &fields)?);
+            }
+            Ok(rows)
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for chunk in parsed {
+        let chunk = chunk?;
+        if rows.is_empty() {
+            rows = chunk;
+        } else {
+            rows.extend(chunk);
+        }
+    }
+    if rows.is_empty() {
+        return Err(columns.no_rows());
+    }
+    Ok(rows)
+}
+
+/// Any CSV (quoted fields, blank lines before the header, ...), read record by record.
+fn read_general(path: &Path, id_col: &str) -> Result<Vec<RfmInput>, DataError> {
     let mut no_progress = |_| {};
     let mut records = Records::open(path, Delimiter::Comma, &mut no_progress)?;
     let mut record = Record::new();
     let Some(header_line) = records.next(&mut record)? else {
-        return Err(InputError::new(
-            InputErrorKind::NoData,
-            path,
-            format!(
-                "the file is empty; expected a header with columns {id_col}, frequency, recency, T"
-            ),
-        )
-        .into());
+        return Err(empty_file(path, id_col));
     };
-    let names: Vec<String> = record
+    let names = record
         .iter()
         .map(|f| String::from_utf8_lossy(trim(f)).into_owned())
         .collect();
-    let width = names.len();
-    let find = |name: &str| names.iter().position(|n| n == name);
-    let missing = |name: &str| {
-        let hint = match names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
-            Some(other) => format!(" (found '{other}'; column names are case-sensitive)"),
-            None => String::new(),
-        };
-        let available = names
-            .iter()
-            .map(|n| format!("'{n}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        DataError::from(
-            InputError::new(
-                InputErrorKind::MissingColumn,
-                path,
-                format!(
-                    "no column named '{name}' in the header{hint}; available columns: {available}"
-                ),
-            )
-            .at_line(header_line),
-        )
-    };
-    let id = find(id_col).ok_or_else(|| missing(id_col))?;
-    let required = |name: &'static str| {
-        find(name)
-            .map(|index| Col { index, name })
-            .ok_or_else(|| missing(name))
-    };
-    let frequency = required("frequency")?;
-    let recency = required("recency")?;
-    let t = required("T")?;
-    let monetary = find("monetary_value").map(|index| Col {
-        index,
-        name: "monetary_value",
-    });
-    let weight = find("weight").map(|index| Col {
-        index,
-        name: "weight",
-    });
-
-    let info = |index: usize| ColumnInfo {
-        name: names.get(index).cloned(),
-        position: index + 1,
-    };
-    let number =
-        |line: u64, col: &Col, record: &Record, optional: bool| -> Result<Option<f64>, DataError> {
-            let bytes = trim(&record[col.index]);
-            if optional && bytes.is_empty() {
-                return Ok(None);
-            }
-            let parsed = std::str::from_utf8(bytes)
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok())
-                .filter(|v| v.is_finite());
-            parsed.map(Some).ok_or_else(|| {
-                DataError::from(
-                    InputError::new(
-                        InputErrorKind::InvalidNumber,
-                        path,
-                        format!(
-                            "\"{}\" is not a valid {}; expected a finite number",
-                            show(bytes),
-                            col.name
-                        ),
-                    )
-                    .at_line(line)
-                    .in_column(info(col.index))
-                    .with_value(show(bytes)),
-                )
-            })
-        };
-
+    let columns = Columns::from_header(path, id_col, names, header_line)?;
     let mut rows = Vec::new();
     while let Some(line) = records.next(&mut record)? {
-        if record.len() != width {
-            return Err(InputError::new(
-                InputErrorKind::RaggedRow,
-                path,
-                format!(
-                    "found {} fields, expected {width} (as in the header on line {header_line})",
-                    record.len()
-                ),
-            )
-            .at_line(line)
-            .into());
+        if record.len() != columns.width() {
+            return Err(columns.ragged(line, record.len()));
         }
-        let id_bytes = trim(&record[id]);
-        let customer_id = match std::str::from_utf8(id_bytes) {
-            Ok(s) if !s.is_empty() => s.to_string(),
-            Ok(_) => {
-                return Err(InputError::new(
-                    InputErrorKind::EmptyCustomerId,
-                    path,
-                    "the customer id is empty; expected a non-empty id",
-                )
-                .at_line(line)
-                .in_column(info(id))
-                .into())
-            }
-            Err(_) => {
-                return Err(InputError::new(
-                    InputErrorKind::InvalidUtf8,
-                    path,
-                    format!(
-                        "\"{}\" is not valid UTF-8; expected UTF-8 text",
-                        show(id_bytes)
-                    ),
-                )
-                .at_line(line)
-                .in_column(info(id))
-                .with_value(show(id_bytes))
-                .into())
-            }
-        };
-        // Required columns never yield `None`.
-        let required_number =
-            |col: &Col| number(line, col, &record, false).map(|v| v.unwrap_or(f64::NAN));
-        rows.push(RfmInput {
-            line,
-            customer_id,
-            frequency: required_number(&frequency)?,
-            recency: required_number(&recency)?,
-            t: required_number(&t)?,
-            monetary_value: monetary
-                .as_ref()
-                .map(|c| number(line, c, &record, true))
-                .transpose()?
-                .flatten(),
-            weight: weight
-                .as_ref()
-                .map(|c| number(line, c, &record, true))
-                .transpose()?
-                .flatten(),
-        });
+        let fields: Vec<&[u8]> = record.iter().collect();
+        rows.push(columns.row(line, &fields)?);
     }
     if rows.is_empty() {
-        return Err(InputError::new(
-            InputErrorKind::NoData,
-            path,
-            format!("the file has a header (line {header_line}) but no data rows; expected one row per customer"),
-        )
-        .into());
+        return Err(columns.no_rows());
     }
     Ok(rows)
 }
@@ -323,5 +499,37 @@ mod tests {
         assert_eq!(err.kind, InputErrorKind::NoData);
         let err = input_error("", "customer_id");
         assert_eq!(err.kind, InputErrorKind::NoData);
+    }
+
+    #[test]
+    fn parallel_fast_path_agrees_with_the_general_reader_across_chunk_boundaries() {
+        let mut text = String::from("customer_id,frequency,recency,T,monetary_value\r\n");
+        for i in 0..5000 {
+            text += &format!(
+                "c{i},{},{}.5,{},{}\r\n",
+                i % 7,
+                i % 3,
+                40 + i % 5,
+                (i % 11) as f64 * 1.25
+            );
+            if i % 997 == 0 {
+                text += "\n";
+            }
+        }
+        let (_dir, path) = file("rfm.csv", &text);
+        let fast = read_rfm_csv(&path, "customer_id").unwrap();
+        let general = read_general(&path, "customer_id").unwrap();
+        assert_eq!(fast.len(), 5000);
+        assert_eq!(fast, general);
+        // An error deep in the file names the same line either way.
+        let broken = text
+            .replacen("c4321,", "c4321,x", 1)
+            .replace("c4321,x", "c4321,");
+        let broken = broken.replacen(&format!("c4321,{}", 4321 % 7), "c4321,abc", 1);
+        let (_dir, path) = file("rfm.csv", &broken);
+        let fast = read_rfm_csv(&path, "customer_id").unwrap_err().to_string();
+        let general = read_general(&path, "customer_id").unwrap_err().to_string();
+        assert_eq!(fast, general);
+        assert!(fast.contains("\"abc\""), "{fast}");
     }
 }
