@@ -99,77 +99,88 @@ pub fn bgnbd_expected_purchases_alive_at(
     ts: &[f64],
     out: &mut [f64],
 ) {
+    // Horizons are summed in blocks, in increasing order of t (so of z): a block's series can
+    // stop advancing its first horizons as soon as they converge.
+    const BLOCK: usize = 16;
+    let mut order: Vec<usize> = (0..ts.len()).collect();
+    order.sort_by(|&i, &j| ts[i].total_cmp(&ts[j]));
+    for block in order.chunks(BLOCK) {
+        let mut values = [0.0; BLOCK];
+        let block_ts: Vec<f64> = block.iter().map(|&i| ts[i]).collect();
+        alive_block(r, alpha, a, b, &block_ts, &mut values[..block.len()]);
+        for (&i, v) in block.iter().zip(values) {
+            out[i] = v;
+        }
+    }
+}
+
+/// [`bgnbd_expected_purchases_alive_at`] for at most `BLOCK` horizons in increasing order.
+fn alive_block(r: f64, alpha: f64, a: f64, b: f64, ts: &[f64], out: &mut [f64]) {
+    const BLOCK: usize = 16;
+    let n_h = ts.len();
     let eps = a - 1.0;
     let c = a + b - 1.0;
     let d = c - r;
-    // Per horizon: z, ln(1-z), the current term u_n, the partial sum, its scale, and whether done.
-    struct Horizon {
-        z: f64,
-        ln_1mz: f64,
-        term: f64,
-        sum: f64,
-        ln_scale: f64,
-        done: bool,
+    // Per horizon: z, ln(1-z), the current term u_n, the partial sum and its scale.
+    let mut z = [0.0; BLOCK];
+    let mut ln_1mz = [0.0; BLOCK];
+    let mut term = [0.0; BLOCK];
+    let mut sum = [0.0; BLOCK];
+    let mut ln_scale = [0.0; BLOCK];
+    for k in 0..n_h {
+        let t = ts[k].max(0.0);
+        z[k] = t / (alpha + t);
+        ln_1mz[k] = -(t / alpha).ln_1p();
+        term[k] = d * z[k];
+        sum[k] = term[k];
     }
-    let mut horizons: Vec<Horizon> = ts
-        .iter()
-        .map(|&t| {
-            let t = t.max(0.0);
-            let z = t / (alpha + t);
-            Horizon {
-                z,
-                ln_1mz: -(t / alpha).ln_1p(),
-                term: d * z,
-                sum: d * z,
-                ln_scale: 0.0,
-                done: d * z == 0.0,
-            }
-        })
-        .collect();
 
     // Σ u_n with u_1 = d·z and u_{n+1} = u_n · (d+n)(a+n-1) / ((c+n)(n+1)) · z, summed in linear
     // space; whenever a term passes 1e200 both are rescaled, so nothing overflows.
+    // `first` is the first horizon still summing; z grows with k, so they finish roughly in order.
+    let mut first = (0..n_h).find(|&k| term[k] != 0.0).unwrap_or(n_h);
     let mut n = 1.0;
-    let mut remaining = horizons.iter().filter(|h| !h.done).count();
-    while remaining > 0 && n < MAX_SERIES_TERMS {
+    while first < n_h && n < MAX_SERIES_TERMS {
         let coefficient_ratio = (d + n) * (a + n - 1.0) / ((c + n) * (n + 1.0));
-        for h in horizons.iter_mut().filter(|h| !h.done) {
-            let ratio = coefficient_ratio * h.z;
-            h.term *= ratio;
-            h.sum += h.term;
-            if h.term.abs() > 1e200 {
-                h.term *= 1e-200;
-                h.sum *= 1e-200;
-                h.ln_scale += 200.0 * std::f64::consts::LN_10;
+        for k in first..n_h {
+            term[k] *= coefficient_ratio * z[k];
+            sum[k] += term[k];
+            if term[k].abs() > 1e200 {
+                term[k] *= 1e-200;
+                sum[k] *= 1e-200;
+                ln_scale[k] += 200.0 * std::f64::consts::LN_10;
             }
-            // Once the ratio is below 1 it rises towards z, so the tail is below a geometric series.
-            let bound = ratio.abs().max(h.z);
-            if h.term == 0.0
-                || (bound < 1.0 && h.term.abs() * bound <= 1e-17 * h.sum.abs() * (1.0 - bound))
-            {
-                h.done = true;
-                remaining -= 1;
+        }
+        // Once the ratio is below 1 it rises towards z, so the tail is below a geometric series.
+        while first < n_h {
+            let bound = (coefficient_ratio * z[first]).abs().max(z[first]);
+            let converged = term[first] == 0.0
+                || (bound < 1.0
+                    && term[first].abs() * bound <= 1e-17 * sum[first].abs() * (1.0 - bound));
+            if !converged {
+                break;
             }
+            first += 1;
         }
         n += 1.0;
     }
 
-    for (h, out) in horizons.iter().zip(out.iter_mut()) {
-        if h.z == 0.0 {
-            *out = 0.0;
+    for k in 0..n_h {
+        if z[k] == 0.0 {
+            out[k] = 0.0;
             continue;
         }
         let phi = if eps == 0.0 {
-            -h.ln_1mz
+            -ln_1mz[k]
         } else {
-            -(eps * h.ln_1mz).exp_m1() / eps
+            -(eps * ln_1mz[k]).exp_m1() / eps
         };
-        let series = if h.ln_scale == 0.0 {
-            h.sum * (eps * h.ln_1mz).exp()
+        let series = if ln_scale[k] == 0.0 {
+            sum[k] * (eps * ln_1mz[k]).exp()
         } else {
-            h.sum.signum() * (h.sum.abs().ln() + eps * h.ln_1mz + h.ln_scale).exp()
+            sum[k].signum() * (sum[k].abs().ln() + eps * ln_1mz[k] + ln_scale[k]).exp()
         };
-        *out = c * phi - series;
+        out[k] = c * phi - series;
     }
 }
 
