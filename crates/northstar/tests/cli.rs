@@ -494,3 +494,55 @@ fn evaluate_on_cdnow_matches_lifetimes_holdout_mae_and_names_the_best_model() {
     }
     assert_eq!(report["best"], best.0);
 }
+
+#[test]
+fn each_kind_of_bad_input_fails_cleanly_with_file_line_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &[&str]); 5] = [
+        ("empty.csv", b"", &["empty.csv", "empty"]),
+        (
+            "ragged.csv",
+            b"customer_id,date,amount\nc1,2024-01-02,10\nc1,2024-01-05\n",
+            &["line 3", "fields"],
+        ),
+        (
+            "utf8.csv",
+            b"customer_id,date,amount\nc\xff1,2024-01-02,10\n",
+            &["line 2", "UTF-8"],
+        ),
+        (
+            "amount.csv",
+            b"customer_id,date,amount\nc1,2024-01-02,ten\n",
+            &["line 2", "amount", "ten"],
+        ),
+        (
+            "columns.csv",
+            b"id,day,value\nc1,2024-01-02,10\n",
+            &["line 1", "customer_id", "available columns"],
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let input = dir.path().join(name);
+        std::fs::write(&input, content).unwrap();
+        let out = dir.path().join(format!("{name}.rfm"));
+        let result = northstar()
+            .args([
+                "summarize",
+                input.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(1), "{name}: {stderr}");
+        for needle in expected {
+            assert!(
+                stderr.contains(needle),
+                "{name}: expected {needle:?} in {stderr}"
+            );
+        }
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(!out.exists(), "{name}: no output file");
+    }
+}
