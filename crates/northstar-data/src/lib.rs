@@ -16,6 +16,7 @@
 mod date;
 mod error;
 mod format;
+mod numeric_table;
 mod records;
 mod rfm_input;
 mod scan;
@@ -27,6 +28,7 @@ pub use error::{ColumnInfo, DataError, InputError, InputErrorKind, ParseOptionEr
 pub use format::{
     ColumnRef, Delimiter, NegativeAmounts, SummaryOptions, TimeUnit, TransactionFormat,
 };
+pub use numeric_table::{read_numeric_table, NumericTable, TableSpec};
 pub use rfm_input::{read_rfm_csv, RfmInput};
 pub use summary::{summarize_file, CalibrationHoldoutRow, RfmRow, Summary};
 pub use write::{write_calibration_holdout_csv, write_rfm_csv};
