@@ -28,9 +28,13 @@ pub mod special;
 
 pub use error::ModelError;
 pub use fit::{FitOptions, FitReport};
+pub use models::beta_discrete_weibull::{self, BetaDiscreteWeibull};
+pub use models::bg_bb::{self, BgBb, BgBbCustomer, CompressedBgBb};
 pub use models::bg_nbd::{self, BgNbd};
+pub use models::contractual::{self, ContractualData, RetentionModel, SimulateTenure, Tenure};
 pub use models::gamma_gamma::{self, GammaGamma};
 pub use models::mbg_nbd::{self, MbgNbd};
 pub use models::pareto_nbd::{self, ParetoNbd};
+pub use models::shifted_beta_geometric::{self, ShiftedBetaGeometric};
 pub use models::{ModelParams, PurchaseModel, SimulatePurchases, SpendModel};
 pub use rfm::{validate_weight, CompressedRfm, CompressedRow, Rfm};

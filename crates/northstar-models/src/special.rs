@@ -281,7 +281,7 @@ fn hyp2f1_series(a: f64, b: f64, z: f64) -> LnHyp2f1 {
 }
 
 /// 16-point Gauss–Legendre nodes and weights on [-1, 1], by Newton's method on P₁₆.
-fn gauss_legendre_16() -> &'static [(f64, f64); 16] {
+pub(crate) fn gauss_legendre_16() -> &'static [(f64, f64); 16] {
     static NODES: std::sync::OnceLock<[(f64, f64); 16]> = std::sync::OnceLock::new();
     NODES.get_or_init(|| {
         const N: usize = 16;

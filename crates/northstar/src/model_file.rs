@@ -3,7 +3,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use northstar_models::{
-    BgNbd, FitReport, GammaGamma, MbgNbd, ModelParams, ParetoNbd, PurchaseModel, SimulatePurchases,
+    BetaDiscreteWeibull, BgBb, BgNbd, FitReport, GammaGamma, MbgNbd, ModelParams, ParetoNbd,
+    PurchaseModel, RetentionModel, ShiftedBetaGeometric, SimulatePurchases,
 };
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -14,6 +15,10 @@ pub enum LoadedModel {
     Purchase(Box<dyn PurchaseProcess>),
     /// Gamma-Gamma spend model.
     GammaGamma(GammaGamma),
+    /// BG/BB discrete-time purchase model.
+    BgBb(BgBb),
+    /// A subscription retention model (sBG, BdW).
+    Retention(Box<dyn RetentionModel>),
 }
 
 /// Every purchase model, as both a prediction and a simulation model.
@@ -80,7 +85,7 @@ pub fn load(path: &Path) -> Result<LoadedModel> {
     })?;
     let model = value.get("model").and_then(Value::as_str).ok_or_else(|| {
         anyhow!(
-            "{}: missing \"model\" (expected bgnbd, mbgnbd, pnbd or gg)",
+            "{}: missing \"model\" (expected bgnbd, mbgnbd, pnbd, gg, bgbb, sbg or bdw)",
             path.display()
         )
     })?;
@@ -95,8 +100,25 @@ pub fn load(path: &Path) -> Result<LoadedModel> {
             GammaGamma::from_values(&values(GammaGamma::NAMES)?)
                 .with_context(|| format!("{}", path.display()))?,
         )),
+        "bgbb" => Ok(LoadedModel::BgBb(
+            BgBb::from_values(&values(BgBb::NAMES)?)
+                .with_context(|| format!("{}", path.display()))?,
+        )),
+        "sbg" | "bdw" if value.get("cohorts").is_some() => bail!(
+            "{}: this file holds one fit per cohort (fit --by-cohort); refit without --by-cohort, \
+             or write one cohort's object to its own file",
+            path.display()
+        ),
+        "sbg" => Ok(LoadedModel::Retention(Box::new(
+            ShiftedBetaGeometric::from_values(&values(ShiftedBetaGeometric::NAMES)?)
+                .with_context(|| format!("{}", path.display()))?,
+        ))),
+        "bdw" => Ok(LoadedModel::Retention(Box::new(
+            BetaDiscreteWeibull::from_values(&values(BetaDiscreteWeibull::NAMES)?)
+                .with_context(|| format!("{}", path.display()))?,
+        ))),
         other => bail!(
-            "{}: unknown model \"{other}\" (expected bgnbd, mbgnbd, pnbd or gg)",
+            "{}: unknown model \"{other}\" (expected bgnbd, mbgnbd, pnbd, gg, bgbb, sbg or bdw)",
             path.display()
         ),
     }

@@ -2,10 +2,14 @@
 //! construction), the log-likelihood with its analytic gradient, the fit, the predictions, the
 //! simulation, and the tests.
 
+pub mod beta_discrete_weibull;
+pub mod bg_bb;
 pub mod bg_nbd;
+pub mod contractual;
 pub mod gamma_gamma;
 pub mod mbg_nbd;
 pub mod pareto_nbd;
+pub mod shifted_beta_geometric;
 
 use crate::{ModelError, Rfm};
 

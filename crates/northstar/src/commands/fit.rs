@@ -1,14 +1,16 @@
-//! `northstar fit bgnbd|mbgnbd|pnbd|gg RFM.csv`: maximum-likelihood fit, printed as a table or JSON.
+//! `northstar fit bgnbd|mbgnbd|pnbd|gg|bgbb|sbg|bdw DATA`: maximum-likelihood fit, printed as a
+//! table or JSON.
 
 use crate::model_file::{fit_to_json, PurchaseProcess};
 use crate::output::write_output;
+use crate::period_input::{read_bgbb, read_contractual};
 use crate::progress;
 use crate::rfm_input::{read_customers, Monetary};
 use anyhow::Result;
 use northstar_models::gamma_gamma::SpendData;
 use northstar_models::{
-    BgNbd, CompressedRfm, FitOptions, FitReport, GammaGamma, MbgNbd, ModelError, ModelParams,
-    ParetoNbd, Rfm,
+    BetaDiscreteWeibull, BgBb, BgNbd, CompressedBgBb, CompressedRfm, ContractualData, FitOptions,
+    FitReport, GammaGamma, MbgNbd, ModelError, ModelParams, ParetoNbd, Rfm, ShiftedBetaGeometric,
 };
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
@@ -24,6 +26,14 @@ pub enum ModelKind {
     Pnbd,
     /// Gamma-Gamma spend model (fits the customers with frequency > 0).
     Gg,
+    /// BG/BB discrete-time purchase model (Fader, Hardie & Shang 2010); input
+    /// frequency,recency,n_periods.
+    Bgbb,
+    /// Shifted-beta-geometric subscription retention (Fader & Hardie 2007); input period,alive
+    /// or tenure,churned.
+    Sbg,
+    /// Beta-discrete-Weibull subscription retention (Fader et al. 2018); same input as sbg.
+    Bdw,
 }
 
 /// Arguments of `northstar fit`.
@@ -31,7 +41,9 @@ pub enum ModelKind {
 pub struct Args {
     /// Model to fit.
     pub model: ModelKind,
-    /// RFM table: customer_id, frequency, recency, T, [monetary_value], [weight].
+    /// Input table: RFM (customer_id, frequency, recency, T, [monetary_value], [weight]) for
+    /// bgnbd/mbgnbd/pnbd/gg; frequency, recency, n_periods for bgbb; period,alive or
+    /// tenure,churned (with an optional cohort column) for sbg/bdw.
     pub rfm: PathBuf,
     /// Print the fit as one JSON object on standard output.
     #[arg(long)]
@@ -42,6 +54,9 @@ pub struct Args {
     /// Name of the customer-id column.
     #[arg(long, default_value = "customer_id")]
     pub id_col: String,
+    /// sbg/bdw: fit each cohort separately instead of pooling them.
+    #[arg(long)]
+    pub by_cohort: bool,
 }
 
 /// A fitted purchase model with its report and model-file JSON.
@@ -88,13 +103,94 @@ pub fn fit_purchase_model(
         ModelKind::Bgnbd => fitted("BG/NBD", BgNbd::fit, &data),
         ModelKind::Mbgnbd => fitted("MBG/NBD", MbgNbd::fit, &data),
         ModelKind::Pnbd => fitted("Pareto/NBD", ParetoNbd::fit, &data),
-        ModelKind::Gg => unreachable!("Gamma-Gamma is a spend model"),
+        other => anyhow::bail!("{other:?} is not a purchase model for RFM data"),
     }
+}
+
+/// Fits sBG or BdW to subscription data.
+fn fit_retention(kind: ModelKind, data: &ContractualData) -> Result<(Value, FitReport)> {
+    let options = FitOptions::default();
+    Ok(match kind {
+        ModelKind::Sbg => {
+            let (model, report) = ShiftedBetaGeometric::fit(data, &options)?;
+            (fit_to_json(&model, &report, Map::new()), report)
+        }
+        _ => {
+            let (model, report) = BetaDiscreteWeibull::fit(data, &options)?;
+            (fit_to_json(&model, &report, Map::new()), report)
+        }
+    })
+}
+
+/// `fit sbg|bdw`: pooled, or one fit per cohort with `--by-cohort`.
+fn run_retention(args: &Args) -> Result<()> {
+    let data = read_contractual(&args.rfm)?;
+    let (title, names) = match args.model {
+        ModelKind::Sbg => ("sBG", ShiftedBetaGeometric::NAMES),
+        _ => ("BdW", BetaDiscreteWeibull::NAMES),
+    };
+    if !args.by_cohort {
+        let (json, report) = fit_retention(args.model, &data.pooled())?;
+        return emit(
+            args,
+            &format!("{title} (cohorts pooled)"),
+            json,
+            &report,
+            names,
+        );
+    }
+    let mut fits = Vec::new();
+    let mut tables = String::new();
+    for (label, part) in data.split_by_cohort() {
+        let label = label.unwrap_or_else(|| "(unlabelled)".into());
+        let (mut json, report) = fit_retention(args.model, &part)?;
+        tables += &fit_table(&format!("{title}, cohort {label},"), &json, &report, names);
+        json["cohort"] = json!(label);
+        fits.push(json);
+    }
+    let json = json!({ "model": if args.model == ModelKind::Sbg { "sbg" } else { "bdw" }, "cohorts": fits });
+    write_model_file(args, &json)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&json)?);
+    } else {
+        print!("{tables}");
+    }
+    Ok(())
+}
+
+fn write_model_file(args: &Args, json: &Value) -> Result<()> {
+    if let Some(path) = &args.output {
+        write_output(Some(path), |out| {
+            serde_json::to_writer_pretty(&mut *out, json)?;
+            writeln!(out)?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes the model file (with `-o`) and prints the fit as JSON or a table.
+fn emit(args: &Args, title: &str, json: Value, report: &FitReport, names: &[&str]) -> Result<()> {
+    write_model_file(args, &json)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&json)?);
+    } else {
+        print!("{}", fit_table(title, &json, report, names));
+    }
+    Ok(())
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
     let (title, json, report, names) = match args.model {
+        ModelKind::Sbg | ModelKind::Bdw => return run_retention(&args),
+        ModelKind::Bgbb => {
+            let input = read_bgbb(&args.rfm, &args.id_col)?;
+            let data = CompressedBgBb::new(&input.customers, input.weights.as_deref())?;
+            let (model, report) = BgBb::fit(&data, &FitOptions::default())?;
+            let json = fit_to_json(&model, &report, Map::new());
+            ("BG/BB".to_string(), json, report, BgBb::NAMES)
+        }
         ModelKind::Gg => {
             let customers = read_customers(&args.rfm, &args.id_col, Monetary::Required)?;
             let data = SpendData::new(&customers.rfm, customers.weights.as_deref())?;
@@ -121,19 +217,7 @@ pub fn run(args: Args) -> Result<()> {
             )
         }
     };
-    if let Some(path) = &args.output {
-        write_output(Some(path), |out| {
-            serde_json::to_writer_pretty(&mut *out, &json)?;
-            writeln!(out)?;
-            Ok(())
-        })?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string(&json)?);
-    } else {
-        print!("{}", fit_table(&title, &json, &report, names));
-    }
-    Ok(())
+    emit(&args, &title, json, &report, names)
 }
 
 /// The readable form of a fit: parameters with standard errors, fit statistics, convergence.

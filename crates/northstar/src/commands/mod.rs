@@ -5,6 +5,7 @@ pub mod demo;
 pub mod evaluate;
 pub mod fit;
 pub mod predict;
+pub mod retention;
 pub mod simulate;
 pub mod summarize;
 
@@ -22,7 +23,7 @@ pub struct Cli {
 enum Command {
     /// Summarize a purchase log into one RFM row per customer (lifetimes semantics).
     Summarize(summarize::Args),
-    /// Fit a model (bgnbd, mbgnbd, pnbd, gg) to an RFM table.
+    /// Fit a model (bgnbd, mbgnbd, pnbd, gg, bgbb, sbg, bdw).
     Fit(fit::Args),
     /// Per-customer predictions from a fitted model.
     Predict(predict::Args),
@@ -30,6 +31,8 @@ enum Command {
     Clv(clv::Args),
     /// Holdout report: fit each purchase model on a calibration period, score the holdout.
     Evaluate(evaluate::Args),
+    /// Survival curve, retention rates, DEL and DERL of a subscription model (sbg, bdw).
+    Retention(retention::Args),
     /// Simulate a purchase log from a model (for tests and benchmarks).
     Simulate(simulate::Args),
     /// Run the whole pipeline on the bundled CDNOW sample.
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clv(args) => clv::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Retention(args) => retention::run(args),
         Command::Demo => demo::run(),
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::model_file::{self, LoadedModel};
 use crate::output::{write_output, write_table};
+use crate::period_input::read_bgbb;
 use crate::rfm_input::{read_customers, Monetary};
 use anyhow::{bail, Result};
 use northstar_models::{CompressedRfm, PurchaseModel, SpendModel};
@@ -46,6 +47,26 @@ pub fn run(args: Args) -> Result<()> {
                 )
             })
         }
+        LoadedModel::BgBb(model) => {
+            let periods = match args.horizon {
+                Some(h) if h.is_finite() && h >= 0.0 && h.fract() == 0.0 => h as u32,
+                Some(h) => bail!("--horizon {h} is invalid: a BG/BB horizon is a whole number of transaction opportunities"),
+                None => bail!("--horizon is required: the number of future transaction opportunities"),
+            };
+            let input = read_bgbb(&args.rfm, &args.id_col)?;
+            let (p_alive, expected): (Vec<f64>, Vec<f64>) = input
+                .customers
+                .par_iter()
+                .map(|c| (model.expected_probability_alive(c, 0), model.expected_purchases(c, periods)))
+                .unzip();
+            write_output(args.output.as_deref(), |out| {
+                write_table(out, &["customer_id", "p_alive", "expected_purchases"], &input.ids, &[&p_alive, &expected])
+            })
+        }
+        LoadedModel::Retention(_) => bail!(
+            "{}: a subscription retention model has no per-customer scores; use `northstar retention`",
+            args.model.display()
+        ),
         LoadedModel::GammaGamma(model) => {
             let customers = read_customers(&args.rfm, &args.id_col, Monetary::Required)?;
             let spend: Vec<f64> = customers

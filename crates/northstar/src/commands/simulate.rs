@@ -1,12 +1,15 @@
-//! `northstar simulate bgnbd|mbgnbd|pnbd`: draw a purchase log from a purchase process, with Gamma-Gamma
-//! amounts, for tests and benchmarks.
+//! `northstar simulate bgnbd|mbgnbd|pnbd|bgbb|sbg|bdw`: draw data from a model, for tests and
+//! benchmarks: a purchase log with Gamma-Gamma amounts (purchase models), BG/BB summaries, or
+//! subscription tenures (sBG, BdW).
 
 use crate::model_file::purchase_model;
 use crate::output::write_output;
 use anyhow::{bail, Context, Result};
 use chrono::{Days, NaiveDate};
 use northstar_data::TimeUnit;
-use northstar_models::{GammaGamma, ModelParams};
+use northstar_models::{
+    BetaDiscreteWeibull, BgBb, GammaGamma, ModelParams, ShiftedBetaGeometric, SimulateTenure,
+};
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
 
@@ -19,6 +22,13 @@ pub enum SimulatedModel {
     Mbgnbd,
     /// Pareto/NBD purchases (params r, alpha, s, beta).
     Pnbd,
+    /// BG/BB discrete-time purchases (params alpha, beta, gamma, delta; --periods); writes
+    /// customer_id,frequency,recency,n_periods.
+    Bgbb,
+    /// sBG subscription tenures (params alpha, beta; --periods); writes customer_id,tenure,churned.
+    Sbg,
+    /// BdW subscription tenures (params alpha, beta, c; --periods); writes customer_id,tenure,churned.
+    Bdw,
 }
 
 impl SimulatedModel {
@@ -27,6 +37,9 @@ impl SimulatedModel {
             SimulatedModel::Bgnbd => "bgnbd",
             SimulatedModel::Mbgnbd => "mbgnbd",
             SimulatedModel::Pnbd => "pnbd",
+            SimulatedModel::Bgbb => "bgbb",
+            SimulatedModel::Sbg => "sbg",
+            SimulatedModel::Bdw => "bdw",
         }
     }
 }
@@ -45,12 +58,15 @@ pub struct Args {
     /// Gamma-Gamma spend parameters, e.g. p=6.25,q=3.74,v=15.45; without it there is no amount column.
     #[arg(long)]
     pub spend: Option<String>,
-    /// First day of the log.
+    /// First day of the log (purchase models).
     #[arg(long)]
-    pub start: NaiveDate,
-    /// Last day of the log.
+    pub start: Option<NaiveDate>,
+    /// Last day of the log (purchase models).
     #[arg(long)]
-    pub end: NaiveDate,
+    pub end: Option<NaiveDate>,
+    /// Number of periods observed (bgbb: transaction opportunities; sbg/bdw: renewal periods).
+    #[arg(long)]
+    pub periods: Option<u32>,
     /// Last day on which customers make their first purchase (default: 12 weeks after --start,
     /// like the CDNOW cohort). First purchases are spread uniformly over the days up to it.
     #[arg(long)]
@@ -95,8 +111,73 @@ fn parse_named(flag: &str, text: &str, names: &[&str]) -> Result<Vec<f64>> {
         .collect()
 }
 
+/// `simulate bgbb|sbg|bdw`: one summary or tenure row per customer over `--periods`.
+fn run_periods(args: &Args) -> Result<()> {
+    let Some(periods) = args.periods else {
+        bail!(
+            "--periods is required for {} (the number of periods observed)",
+            args.model.name()
+        );
+    };
+    let params = |names: &'static [&'static str]| parse_named("--params", &args.params, names);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    if let SimulatedModel::Bgbb = args.model {
+        let model = BgBb::from_values(&params(BgBb::NAMES)?).context("--params")?;
+        return write_output(args.output.as_deref(), |out| {
+            writeln!(out, "customer_id,frequency,recency,n_periods")?;
+            for customer in 1..=args.customers {
+                let c = model.simulate_customer(&mut rng, periods);
+                writeln!(
+                    out,
+                    "{customer},{},{},{}",
+                    c.frequency(),
+                    c.recency(),
+                    c.n_periods()
+                )?;
+            }
+            Ok(())
+        });
+    }
+    let model: Box<dyn SimulateTenure> = if let SimulatedModel::Sbg = args.model {
+        Box::new(
+            ShiftedBetaGeometric::from_values(&params(ShiftedBetaGeometric::NAMES)?)
+                .context("--params")?,
+        )
+    } else {
+        Box::new(
+            BetaDiscreteWeibull::from_values(&params(BetaDiscreteWeibull::NAMES)?)
+                .context("--params")?,
+        )
+    };
+    write_output(args.output.as_deref(), |out| {
+        writeln!(out, "customer_id,tenure,churned")?;
+        for customer in 1..=args.customers {
+            let tenure = model.simulate_tenure(&mut rng, periods);
+            writeln!(
+                out,
+                "{customer},{},{}",
+                tenure.periods(),
+                u8::from(tenure.churned())
+            )?;
+        }
+        Ok(())
+    })
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
+    if matches!(
+        args.model,
+        SimulatedModel::Bgbb | SimulatedModel::Sbg | SimulatedModel::Bdw
+    ) {
+        return run_periods(&args);
+    }
+    let (Some(start), Some(end)) = (args.start, args.end) else {
+        bail!(
+            "--start and --end are required for {} (the first and last day of the log)",
+            args.model.name()
+        );
+    };
     let model = purchase_model(args.model.name(), &|names| {
         parse_named("--params", &args.params, names)
     })
@@ -110,20 +191,17 @@ pub fn run(args: Args) -> Result<()> {
                 .context("--spend")
         })
         .transpose()?;
-    if args.end < args.start {
-        bail!("--end {} is before --start {}", args.end, args.start);
+    if end < start {
+        bail!("--end {end} is before --start {start}");
     }
     let acquisition_end = args
         .acquisition_end
-        .unwrap_or_else(|| args.start + Days::new(83))
-        .min(args.end);
-    if acquisition_end < args.start {
-        bail!(
-            "--acquisition-end {acquisition_end} is before --start {}",
-            args.start
-        );
+        .unwrap_or_else(|| start + Days::new(83))
+        .min(end);
+    if acquisition_end < start {
+        bail!("--acquisition-end {acquisition_end} is before --start {start}");
     }
-    let acquisition_days = (acquisition_end - args.start).num_days() as u64;
+    let acquisition_days = (acquisition_end - start).num_days() as u64;
     let unit_days = args.time_unit.days();
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
 
@@ -139,13 +217,13 @@ pub fn run(args: Args) -> Result<()> {
             // --end. Purchases are then recorded by calendar day, as real logs are.
             let first_day = rng.random_range(0..=acquisition_days);
             let first_time = first_day as f64 + rng.random::<f64>();
-            let last_day = (args.end - args.start).num_days() as f64;
+            let last_day = (end - start).num_days() as f64;
             let horizon = (last_day + 1.0 - first_time) / unit_days;
             let repeat = model.simulate_repeat_purchases(&mut rng, horizon);
             let nu = spend.map(|g| g.sample_spend_rate(&mut rng));
             for t in std::iter::once(0.0).chain(repeat) {
                 let day = ((first_time + t * unit_days).floor() as u64).min(last_day as u64);
-                let date = args.start + Days::new(day);
+                let date = start + Days::new(day);
                 match (spend, nu) {
                     (Some(g), Some(nu)) => writeln!(
                         out,
