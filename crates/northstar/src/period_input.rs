@@ -5,7 +5,6 @@
 use anyhow::{bail, Context, Result};
 use northstar_data::{read_numeric_table, TableSpec};
 use northstar_models::{validate_weight, BgBbCustomer, ContractualData, Tenure};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// BG/BB customers from a `frequency, recency, n_periods[, weight]` table.
@@ -60,6 +59,9 @@ fn weights(path: &Path, lines: &[u64], column: Option<&[Option<f64>]>) -> Result
         .map(Some)
 }
 
+/// One cohort's label and its `(period, alive)` counts.
+type CohortCounts = (Option<String>, Vec<(f64, f64)>);
+
 /// Reads subscription data for sBG/BdW: either cohort counts (`period, alive`) or one row per
 /// customer (`tenure, churned`), each with an optional `cohort` label and (individual form)
 /// optional `weight`.
@@ -78,24 +80,16 @@ pub fn read_contractual(path: &Path) -> Result<ContractualData> {
         };
         let table = read_numeric_table(path, &spec)?;
         // Group rows by cohort label, keeping the file's order of cohorts.
-        let mut cohorts: BTreeMap<usize, (Option<String>, Vec<(f64, f64)>)> = BTreeMap::new();
-        let mut order: Vec<Option<String>> = Vec::new();
+        let mut cohorts: Vec<CohortCounts> = Vec::new();
         for i in 0..table.lines.len() {
             let label = table.text[0].as_ref().map(|labels| labels[i].clone());
-            let slot = match order.iter().position(|l| *l == label) {
-                Some(slot) => slot,
-                None => {
-                    order.push(label.clone());
-                    order.len() - 1
-                }
-            };
-            cohorts
-                .entry(slot)
-                .or_insert_with(|| (label, Vec::new()))
-                .1
-                .push((table.required[0][i], table.required[1][i]));
+            let count = (table.required[0][i], table.required[1][i]);
+            match cohorts.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, counts)) => counts.push(count),
+                None => cohorts.push((label, vec![count])),
+            }
         }
-        for (label, counts) in cohorts.into_values() {
+        for (label, counts) in cohorts {
             data.push_cohort_counts(&counts, label.as_deref())
                 .with_context(|| {
                     format!(

@@ -1,11 +1,13 @@
 //! One file per subcommand; this module only declares them and dispatches.
 
+pub mod calc;
 pub mod clv;
 pub mod demo;
 pub mod evaluate;
 pub mod fit;
 pub mod predict;
 pub mod retention;
+pub mod saas;
 pub mod simulate;
 pub mod summarize;
 
@@ -37,6 +39,10 @@ enum Command {
     Simulate(simulate::Args),
     /// Run the whole pipeline on the bundled CDNOW sample.
     Demo,
+    /// SaaS subscription analytics: MRR movements, churn, NRR/GRR, LTV, cohorts.
+    Saas(saas::Args),
+    /// CLV calculator: formula and discounted LTV, LTV:CAC, payback, AOV LTV, K-factor.
+    Calc(calc::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -50,5 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Retention(args) => retention::run(args),
         Command::Demo => demo::run(),
+        Command::Saas(args) => saas::run(args),
+        Command::Calc(args) => calc::run(args),
     }
 }
