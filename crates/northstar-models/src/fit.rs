@@ -295,6 +295,25 @@ pub fn maximize_likelihood<L: Likelihood>(
     })
 }
 
+/// Central finite differences of a likelihood, to check analytic gradients against in tests.
+#[cfg(test)]
+pub(crate) fn finite_difference_gradient<L: Likelihood>(
+    likelihood: &L,
+    params: &[f64],
+) -> Vec<f64> {
+    (0..params.len())
+        .map(|i| {
+            let h = 1e-6 * params[i];
+            let mut up = params.to_vec();
+            let mut down = params.to_vec();
+            up[i] += h;
+            down[i] -= h;
+            (likelihood.value_and_gradient(&up).0 - likelihood.value_and_gradient(&down).0)
+                / (2.0 * h)
+        })
+        .collect()
+}
+
 /// Standard errors `sqrt(diag(I⁻¹))`, with `I = -∇²LL` built from central differences of the
 /// analytic gradient.
 #[allow(clippy::needless_range_loop)] // index notation mirrors the matrix algebra

@@ -485,20 +485,6 @@ mod tests {
         assert!(m.log_likelihood(0.0, 0.0, 20.0).is_finite());
     }
 
-    fn finite_difference_gradient(data: &CompressedRfm, p: &[f64]) -> Vec<f64> {
-        let l = BgNbdLikelihood::new(data);
-        (0..p.len())
-            .map(|i| {
-                let h = 1e-6 * p[i];
-                let mut up = p.to_vec();
-                let mut down = p.to_vec();
-                up[i] += h;
-                down[i] -= h;
-                (l.value_and_gradient(&up).0 - l.value_and_gradient(&down).0) / (2.0 * h)
-            })
-            .collect()
-    }
-
     proptest! {
         #[test]
         fn gradient_agrees_with_central_differences(
@@ -512,7 +498,7 @@ mod tests {
             let data = CompressedRfm::new(&customers, None);
             let p = [r, alpha, a, b];
             let (_, grad) = BgNbdLikelihood::new(&data).value_and_gradient(&p);
-            let fd = finite_difference_gradient(&data, &p);
+            let fd = crate::fit::finite_difference_gradient(&BgNbdLikelihood::new(&data), &p);
             for (g, f) in grad.iter().zip(&fd) {
                 prop_assert!((g - f).abs() <= 1e-5 * (1.0 + f.abs()), "analytic {g} vs numeric {f}");
             }
