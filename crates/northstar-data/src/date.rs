@@ -54,6 +54,39 @@ pub(crate) fn days_from_civil(y: i32, m: u32, d: u32) -> Option<i32> {
     Some(era * 146_097 + day_of_era - 719_468)
 }
 
+/// First year of [`MONTHS`].
+const TABLE_FIRST_YEAR: i32 = 1900;
+/// Years covered by [`MONTHS`].
+const TABLE_YEARS: usize = 300;
+
+/// Day number of the first day and length of every month of the years 1900 to 2199, so that
+/// the usual dates need no calendar arithmetic. Built once from [`days_from_civil`].
+static MONTHS: std::sync::OnceLock<Vec<(i32, u32)>> = std::sync::OnceLock::new();
+
+fn months() -> &'static [(i32, u32)] {
+    MONTHS.get_or_init(|| {
+        let mut table = Vec::with_capacity(TABLE_YEARS * 12);
+        for y in TABLE_FIRST_YEAR..TABLE_FIRST_YEAR + TABLE_YEARS as i32 {
+            for m in 1..=12 {
+                let first = days_from_civil(y, m, 1).unwrap_or(0);
+                table.push((first, days_in_month(y, m)));
+            }
+        }
+        table
+    })
+}
+
+/// [`days_from_civil`], by table lookup for the years the table covers.
+#[inline]
+fn civil_day(y: i32, m: u32, d: u32) -> Option<i32> {
+    let year = y.wrapping_sub(TABLE_FIRST_YEAR) as u32 as usize;
+    if year < TABLE_YEARS && (1..=12).contains(&m) {
+        let (first, len) = months()[year * 12 + m as usize - 1];
+        return (1..=len).contains(&d).then(|| first + d as i32 - 1);
+    }
+    days_from_civil(y, m, d)
+}
+
 #[inline]
 fn two_digits(b: &[u8]) -> Option<u32> {
     let (a, c) = (b[0].wrapping_sub(b'0'), b[1].wrapping_sub(b'0'));
@@ -75,7 +108,7 @@ fn iso_date_prefix(s: &[u8]) -> Option<i32> {
     if s[4] != b'-' || s[7] != b'-' {
         return None;
     }
-    days_from_civil(
+    civil_day(
         four_digits(&s[0..4])?,
         two_digits(&s[5..7])?,
         two_digits(&s[8..10])?,
@@ -128,7 +161,7 @@ fn is_iso_time(t: &[u8]) -> bool {
 #[inline]
 pub(crate) fn parse_auto(s: &[u8]) -> Option<i32> {
     match s.len() {
-        8 => days_from_civil(
+        8 => civil_day(
             four_digits(&s[0..4])?,
             two_digits(&s[4..6])?,
             two_digits(&s[6..8])?,
@@ -180,6 +213,25 @@ mod tests {
         }
         assert_eq!(days_from_civil(1970, 1, 1), Some(0));
         assert_eq!(to_date(0), NaiveDate::from_ymd_opt(1970, 1, 1));
+    }
+
+    #[test]
+    fn table_lookup_agrees_with_calendar_arithmetic_for_every_day_and_invalid_days() {
+        for y in [
+            1583, 1899, 1900, 1970, 2000, 2024, 2100, 2199, 2200, 9999, -5,
+        ] {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    assert_eq!(civil_day(y, m, d), days_from_civil(y, m, d), "{y}-{m}-{d}");
+                }
+            }
+        }
+        let mut date = NaiveDate::from_ymd_opt(1899, 1, 1).unwrap();
+        while date.year() < 2201 {
+            let ours = civil_day(date.year(), date.month(), date.day());
+            assert_eq!(ours, Some(day_number(date)), "{date}");
+            date = date.succ_opt().unwrap();
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! what was expected. Nothing here knows about models.
 #![deny(missing_docs)]
 
+mod blocks;
 mod date;
 mod error;
 mod format;

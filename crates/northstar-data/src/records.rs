@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::Index;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::DataError;
 use crate::format::Delimiter;
@@ -17,37 +17,96 @@ const PROGRESS_STEP: u64 = 1 << 20;
 const BUFFER: usize = 1 << 18;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// A reader that counts the bytes read and calls `on_progress` about every megabyte.
-pub(crate) struct CountingReader<'a, R> {
-    inner: R,
-    bytes: u64,
-    next_report: u64,
+/// Reports how many bytes of the file were read: about every megabyte, and at the end.
+pub(crate) struct Progress<'a> {
     on_progress: &'a mut dyn FnMut(u64),
+    next_report: u64,
 }
 
-impl<'a, R> CountingReader<'a, R> {
-    pub(crate) fn new(inner: R, on_progress: &'a mut dyn FnMut(u64)) -> Self {
-        CountingReader {
-            inner,
-            bytes: 0,
-            next_report: PROGRESS_STEP,
+impl<'a> Progress<'a> {
+    pub(crate) fn new(on_progress: &'a mut dyn FnMut(u64)) -> Self {
+        Progress {
             on_progress,
+            next_report: PROGRESS_STEP,
         }
     }
 
-    fn finish(&mut self) {
-        (self.on_progress)(self.bytes);
+    /// `bytes` have been read so far; reports it if a megabyte passed since the last report.
+    #[inline]
+    pub(crate) fn update(&mut self, bytes: u64) {
+        if bytes >= self.next_report {
+            (self.on_progress)(bytes);
+            self.next_report = bytes + PROGRESS_STEP;
+        }
+    }
+
+    /// Reports the final count.
+    pub(crate) fn finish(&mut self, bytes: u64) {
+        (self.on_progress)(bytes);
     }
 }
 
-impl<R: Read> Read for CountingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes += n as u64;
-        if self.bytes >= self.next_report {
-            (self.on_progress)(self.bytes);
-            self.next_report = self.bytes + PROGRESS_STEP;
+/// The rest of a file: bytes already read into memory first, then the file itself. Counts the
+/// bytes read from the file.
+pub(crate) struct Input {
+    prefix: Vec<u8>,
+    pos: usize,
+    file: File,
+    read: u64,
+}
+
+impl Input {
+    fn new(file: File) -> Self {
+        Input {
+            prefix: Vec::new(),
+            pos: 0,
+            file,
+            read: 0,
         }
+    }
+
+    /// Puts `bytes` in front of what is left to read.
+    pub(crate) fn unread(&mut self, mut bytes: Vec<u8>) {
+        bytes.extend_from_slice(&self.prefix[self.pos..]);
+        self.prefix = bytes;
+        self.pos = 0;
+    }
+
+    /// Bytes read from the file so far.
+    pub(crate) fn bytes_read(&self) -> u64 {
+        self.read
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let rest = &self.prefix[self.pos..];
+        if rest.is_empty() {
+            let n = self.file.read(buf)?;
+            self.read += n as u64;
+            return Ok(n);
+        }
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        if self.pos == self.prefix.len() {
+            self.prefix = Vec::new();
+            self.pos = 0;
+        }
+        Ok(n)
+    }
+}
+
+/// An [`Input`] that reports its progress as it is read.
+pub(crate) struct Reporting<'a> {
+    input: Input,
+    progress: Progress<'a>,
+}
+
+impl Read for Reporting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.progress.update(self.input.read);
         Ok(n)
     }
 }
@@ -120,21 +179,36 @@ impl Index<usize> for Record {
 enum Inner<'a> {
     Csv {
         core: Box<csv_core::Reader>,
-        reader: BufReader<CountingReader<'a, File>>,
+        reader: BufReader<Reporting<'a>>,
         delimiter: u8,
         newlines: u64,
+        /// Whether `csv-core` read any record (otherwise every line so far was plain).
+        used_core: bool,
     },
     Whitespace {
-        reader: BufReader<CountingReader<'a, File>>,
+        reader: BufReader<Reporting<'a>>,
         line: Vec<u8>,
         line_no: u64,
     },
 }
 
+/// What is left of a file after its first records: see [`Records::into_rest`].
+pub(crate) enum Rest<'a> {
+    /// Plain CSV so far: the unread rest of the file, whose first byte starts line
+    /// `newlines + 1`, and its progress reporter.
+    Plain {
+        input: Input,
+        progress: Progress<'a>,
+        newlines: u64,
+    },
+    /// The records, to be read on one at a time.
+    Records(Records<'a>),
+}
+
 /// A source of records from one file; skips blank lines and a leading UTF-8 byte-order mark.
 pub(crate) struct Records<'a> {
     inner: Inner<'a>,
-    path: &'a Path,
+    path: PathBuf,
 }
 
 fn count_newlines(bytes: &[u8]) -> u64 {
@@ -144,7 +218,7 @@ fn count_newlines(bytes: &[u8]) -> u64 {
 impl<'a> Records<'a> {
     /// Opens `path` for reading with the given delimiter.
     pub(crate) fn open(
-        path: &'a Path,
+        path: &Path,
         delimiter: Delimiter,
         on_progress: &'a mut dyn FnMut(u64),
     ) -> Result<Self, DataError> {
@@ -152,7 +226,13 @@ impl<'a> Records<'a> {
             path: path.to_path_buf(),
             source,
         })?;
-        let reader = BufReader::with_capacity(BUFFER, CountingReader::new(file, on_progress));
+        let reader = BufReader::with_capacity(
+            BUFFER,
+            Reporting {
+                input: Input::new(file),
+                progress: Progress::new(on_progress),
+            },
+        );
         let inner = match delimiter {
             Delimiter::Comma | Delimiter::Tab => {
                 let byte = if delimiter == Delimiter::Tab {
@@ -178,6 +258,7 @@ impl<'a> Records<'a> {
                     reader,
                     delimiter: byte,
                     newlines: 0,
+                    used_core: false,
                 }
             }
             Delimiter::Whitespace => Inner::Whitespace {
@@ -186,7 +267,61 @@ impl<'a> Records<'a> {
                 line_no: 0,
             },
         };
-        Ok(Records { inner, path })
+        Ok(Records {
+            inner,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Continues reading CSV from `input`, whose first byte starts line `newlines + 1` (which
+    /// must be at least 2: a byte-order mark is only skipped on line 1).
+    pub(crate) fn resume(
+        path: &Path,
+        delimiter: u8,
+        input: Input,
+        progress: Progress<'a>,
+        newlines: u64,
+    ) -> Self {
+        let core = Box::new(csv_core::ReaderBuilder::new().delimiter(delimiter).build());
+        Records {
+            inner: Inner::Csv {
+                core,
+                reader: BufReader::with_capacity(BUFFER, Reporting { input, progress }),
+                delimiter,
+                newlines,
+                used_core: false,
+            },
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// For CSV read so far only by the plain-line path: the unread rest of the file, its
+    /// progress reporter, and the number of newlines read. Otherwise gives the records back.
+    pub(crate) fn into_rest(self) -> Rest<'a> {
+        match self.inner {
+            Inner::Csv {
+                reader,
+                newlines,
+                used_core: false,
+                ..
+            } => {
+                let buffered = reader.buffer().to_vec();
+                let Reporting {
+                    mut input,
+                    progress,
+                } = reader.into_inner();
+                input.unread(buffered);
+                Rest::Plain {
+                    input,
+                    progress,
+                    newlines,
+                }
+            }
+            inner => Rest::Records(Records {
+                inner,
+                path: self.path,
+            }),
+        }
     }
 
     fn io_error(&self, source: io::Error) -> DataError {
@@ -205,9 +340,13 @@ impl<'a> Records<'a> {
                     reader,
                     delimiter,
                     newlines,
+                    used_core,
                 } => match read_plain_line(reader, *delimiter, newlines, record) {
                     Ok(Some(line)) => Ok(Some(line)),
-                    Ok(None) => read_csv(core, reader, newlines, record),
+                    Ok(None) => {
+                        *used_core = true;
+                        read_csv(core, reader, newlines, record)
+                    }
                     Err(e) => Err(e),
                 },
                 Inner::Whitespace {
@@ -228,7 +367,8 @@ impl<'a> Records<'a> {
     pub(crate) fn finish(&mut self) {
         match &mut self.inner {
             Inner::Csv { reader, .. } | Inner::Whitespace { reader, .. } => {
-                reader.get_mut().finish()
+                let r = reader.get_mut();
+                r.progress.finish(r.input.read);
             }
         }
     }
@@ -239,7 +379,7 @@ impl<'a> Records<'a> {
 /// returns `None` without consuming anything, and the record is left to `csv-core`.
 #[inline]
 fn read_plain_line(
-    reader: &mut BufReader<CountingReader<'_, File>>,
+    reader: &mut BufReader<Reporting<'_>>,
     delimiter: u8,
     newlines: &mut u64,
     record: &mut Record,
@@ -270,7 +410,7 @@ fn read_plain_line(
 /// Reads one CSV record, counting the newlines consumed to know the record's first line.
 fn read_csv(
     core: &mut csv_core::Reader,
-    reader: &mut BufReader<CountingReader<'_, File>>,
+    reader: &mut BufReader<Reporting<'_>>,
     newlines: &mut u64,
     record: &mut Record,
 ) -> io::Result<Option<u64>> {
@@ -327,7 +467,7 @@ fn read_csv(
 
 /// Reads one line and splits it on runs of ASCII whitespace.
 fn read_whitespace(
-    reader: &mut BufReader<CountingReader<'_, File>>,
+    reader: &mut BufReader<Reporting<'_>>,
     line: &mut Vec<u8>,
     line_no: &mut u64,
     record: &mut Record,

@@ -10,11 +10,13 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::date::{self, show_day};
 use crate::error::{DataError, InputError, InputErrorKind};
 use crate::format::{SummaryOptions, TransactionFormat};
-use crate::scan::{scan_in_background, Batch, BatchRow, ScanStats};
-use crate::table::{self, Entry, IdKey, IdTable};
+use crate::scan::{scan, Row, Rows, ScanStats};
+use crate::table::IdTable;
 
 /// One customer's RFM summary (lifetimes' `summary_data_from_transaction_data`).
 #[derive(Debug, Clone, PartialEq)]
@@ -64,34 +66,74 @@ pub enum Summary {
 
 const NO_EXTRA: u32 = u32::MAX;
 
-/// Running statistics of one customer. `cal_*` covers days up to the split (the calibration end,
-/// or every day without calibration), `hold_*` the days after it.
+/// Running statistics of the days up to the split (the calibration end, or every day without
+/// calibration).
 #[derive(Debug, Clone, Copy)]
-struct Customer {
-    cal_first: i32,
-    cal_last: i32,
-    hold_first: i32,
-    hold_last: i32,
-    cal_days: u32,
-    hold_days: u32,
+struct Cal {
+    first: i32,
+    last: i32,
+    days: u32,
     /// Index into the out-of-order lists, or `NO_EXTRA`.
     extra: u32,
-    cal_first_amount: f64,
-    cal_repeat_amount: f64,
+    first_amount: f64,
+    repeat_amount: f64,
+}
+
+impl Cal {
+    const EMPTY: Cal = Cal {
+        first: 0,
+        last: 0,
+        days: 0,
+        extra: NO_EXTRA,
+        first_amount: 0.0,
+        repeat_amount: 0.0,
+    };
+
+    /// Adds a day not before any day seen so far.
+    #[inline]
+    fn push_in_order(&mut self, day: i32, amount: f64) {
+        if self.days == 0 {
+            self.first = day;
+            self.last = day;
+            self.days = 1;
+            self.first_amount = amount;
+        } else if day == self.last {
+            if day == self.first {
+                self.first_amount += amount;
+            } else {
+                self.repeat_amount += amount;
+            }
+        } else {
+            self.last = day;
+            self.days += 1;
+            self.repeat_amount += amount;
+        }
+    }
+}
+
+impl Default for Cal {
+    fn default() -> Self {
+        Cal::EMPTY
+    }
+}
+
+/// Running statistics of one customer: the calibration part, and the holdout part (`hold_*`)
+/// for the days after the split.
+#[derive(Debug, Clone, Copy)]
+struct Customer {
+    cal: Cal,
+    hold_first: i32,
+    hold_last: i32,
+    hold_days: u32,
     hold_amount: f64,
 }
 
 impl Customer {
     const EMPTY: Customer = Customer {
-        cal_first: 0,
-        cal_last: 0,
+        cal: Cal::EMPTY,
         hold_first: 0,
         hold_last: 0,
-        cal_days: 0,
         hold_days: 0,
-        extra: NO_EXTRA,
-        cal_first_amount: 0.0,
-        cal_repeat_amount: 0.0,
         hold_amount: 0.0,
     };
 
@@ -99,22 +141,7 @@ impl Customer {
     #[inline]
     fn push_in_order(&mut self, day: i32, amount: f64, split: i32) {
         if day <= split {
-            if self.cal_days == 0 {
-                self.cal_first = day;
-                self.cal_last = day;
-                self.cal_days = 1;
-                self.cal_first_amount = amount;
-            } else if day == self.cal_last {
-                if day == self.cal_first {
-                    self.cal_first_amount += amount;
-                } else {
-                    self.cal_repeat_amount += amount;
-                }
-            } else {
-                self.cal_last = day;
-                self.cal_days += 1;
-                self.cal_repeat_amount += amount;
-            }
+            self.cal.push_in_order(day, amount);
         } else {
             if self.hold_days == 0 {
                 self.hold_first = day;
@@ -132,8 +159,8 @@ impl Customer {
     fn last_day(&self) -> Option<i32> {
         if self.hold_days > 0 {
             Some(self.hold_last)
-        } else if self.cal_days > 0 {
-            Some(self.cal_last)
+        } else if self.cal.days > 0 {
+            Some(self.cal.last)
         } else {
             None
         }
@@ -154,7 +181,7 @@ impl Customer {
         let mut out = p;
         for &(day, amount) in extra {
             if day <= split {
-                match classify(day, p.cal_days, p.cal_first, p.cal_last) {
+                match classify(day, p.cal.days, p.cal.first, p.cal.last) {
                     Hit::Unknown => return false,
                     Hit::First => hits_first += amount,
                     Hit::Other => hits_other += amount,
@@ -185,34 +212,103 @@ impl Customer {
                 out.hold_amount += amount;
             }
         }
-        out.extra = NO_EXTRA;
-        out.cal_days = p.cal_days + new_days;
+        out.cal.extra = NO_EXTRA;
+        out.cal.days = p.cal.days + new_days;
         match earliest_new {
             None => {
-                out.cal_first_amount = p.cal_first_amount + hits_first;
-                out.cal_repeat_amount = p.cal_repeat_amount + hits_other;
+                out.cal.first_amount = p.cal.first_amount + hits_first;
+                out.cal.repeat_amount = p.cal.repeat_amount + hits_other;
             }
-            Some((day, amount)) if p.cal_days == 0 || day < p.cal_first => {
+            Some((day, amount)) if p.cal.days == 0 || day < p.cal.first => {
                 // The earliest new day becomes the first purchase day; the old first day, if
                 // any, becomes a repeat day.
-                out.cal_first = day;
-                out.cal_first_amount = amount;
-                out.cal_repeat_amount =
-                    p.cal_repeat_amount + p.cal_first_amount + hits_first + hits_other + new_amount;
-                out.cal_last = if p.cal_days == 0 {
+                out.cal.first = day;
+                out.cal.first_amount = amount;
+                out.cal.repeat_amount =
+                    p.cal.repeat_amount + p.cal.first_amount + hits_first + hits_other + new_amount;
+                out.cal.last = if p.cal.days == 0 {
                     latest_new
                 } else {
-                    p.cal_last.max(latest_new)
+                    p.cal.last.max(latest_new)
                 };
             }
             Some((_, amount)) => {
-                out.cal_first_amount = p.cal_first_amount + hits_first;
-                out.cal_repeat_amount = p.cal_repeat_amount + hits_other + new_amount + amount;
-                out.cal_last = p.cal_last.max(latest_new);
+                out.cal.first_amount = p.cal.first_amount + hits_first;
+                out.cal.repeat_amount = p.cal.repeat_amount + hits_other + new_amount + amount;
+                out.cal.last = p.cal.last.max(latest_new);
             }
         }
         *self = out;
         true
+    }
+}
+
+impl Default for Customer {
+    fn default() -> Self {
+        Customer::EMPTY
+    }
+}
+
+/// What the table keeps per customer: the whole [`Customer`] when there is a calibration split,
+/// or only its calibration part ([`Cal`], 32 bytes instead of 56) when every day is before the
+/// split. Less memory per customer is less time spent mapping fresh memory.
+trait State: Copy + Default + Send + Sync + 'static {
+    /// The customer's statistics.
+    fn get(&self) -> Customer;
+    /// Replaces the statistics (without a split, `c` has no holdout days).
+    fn set(&mut self, c: &Customer);
+    /// The calibration part.
+    fn cal(&mut self) -> &mut Cal;
+    /// Adds a row whose day is not before any day seen so far.
+    fn push_in_order(&mut self, day: i32, amount: f64, split: i32);
+    /// The last day seen, if any.
+    fn last_day(&self) -> Option<i32>;
+}
+
+impl State for Customer {
+    fn get(&self) -> Customer {
+        *self
+    }
+    fn set(&mut self, c: &Customer) {
+        *self = *c;
+    }
+    #[inline]
+    fn cal(&mut self) -> &mut Cal {
+        &mut self.cal
+    }
+    #[inline]
+    fn push_in_order(&mut self, day: i32, amount: f64, split: i32) {
+        Customer::push_in_order(self, day, amount, split);
+    }
+    #[inline]
+    fn last_day(&self) -> Option<i32> {
+        Customer::last_day(self)
+    }
+}
+
+impl State for Cal {
+    fn get(&self) -> Customer {
+        Customer {
+            cal: *self,
+            ..Customer::EMPTY
+        }
+    }
+    fn set(&mut self, c: &Customer) {
+        debug_assert_eq!(c.hold_days, 0);
+        *self = c.cal;
+    }
+    #[inline]
+    fn cal(&mut self) -> &mut Cal {
+        self
+    }
+    #[inline]
+    fn push_in_order(&mut self, day: i32, amount: f64, split: i32) {
+        debug_assert!(day <= split);
+        Cal::push_in_order(self, day, amount);
+    }
+    #[inline]
+    fn last_day(&self) -> Option<i32> {
+        (self.days > 0).then_some(self.last)
     }
 }
 
@@ -263,70 +359,63 @@ const PREFETCH_SLOT_AHEAD: usize = 16;
 const PREFETCH_ENTRY_AHEAD: usize = 8;
 
 /// All customers, in order of first appearance.
-struct Customers {
-    table: IdTable<Customer>,
+struct Customers<S> {
+    table: IdTable<S>,
     /// Out-of-order rows of the customers that have them, indexed by `Customer::extra`.
     extra: Vec<Vec<(i32, f64)>>,
-    /// Hashes of the current batch's ids (reused buffer).
-    hashes: Vec<u64>,
+    /// The customer of the last row added, for rows marked [`Row::same`].
+    last: Option<usize>,
 }
 
-impl Customers {
+impl<S: State> Customers<S> {
     fn new() -> Self {
         Customers {
             table: IdTable::new(),
             extra: Vec::new(),
-            hashes: Vec::new(),
+            last: None,
         }
     }
 
-    /// Hashes the ids of `batch` and calls `each(self, row, hash)` for every row, prefetching
-    /// the table memory of the rows a little ahead.
+    /// Calls `each(self, id, row)` for every row, prefetching the table memory of the rows a
+    /// little ahead.
     #[inline]
     fn for_each_row(
         &mut self,
-        batch: &Batch,
-        mut each: impl FnMut(&mut Self, &[u8], &BatchRow, u64) -> Result<(), DataError>,
+        rows: &Rows,
+        mut each: impl FnMut(&mut Self, &[u8], &Row) -> Result<(), DataError>,
     ) -> Result<(), DataError> {
-        let rows = batch.rows();
-        let mut hashes = std::mem::take(&mut self.hashes);
-        hashes.clear();
-        hashes.extend(rows.iter().map(|r| table::hash(batch.id(r))));
-        let mut result = Ok(());
-        for (j, row) in rows.iter().enumerate() {
-            if let Some(&h) = hashes.get(j + PREFETCH_SLOT_AHEAD) {
-                self.table.prefetch_slot(h);
+        let list = rows.rows();
+        self.last = None;
+        for (j, row) in list.iter().enumerate() {
+            if let Some(ahead) = list.get(j + PREFETCH_SLOT_AHEAD).filter(|r| !r.same) {
+                self.table.prefetch_slot(ahead.hash);
             }
-            if let Some(&h) = hashes.get(j + PREFETCH_ENTRY_AHEAD) {
-                self.table.prefetch_entry(h);
+            if let Some(ahead) = list.get(j + PREFETCH_ENTRY_AHEAD).filter(|r| !r.same) {
+                self.table.prefetch_entry(ahead.hash);
             }
-            result = each(self, batch.id(row), row, hashes[j]);
-            if result.is_err() {
-                break;
-            }
+            each(self, rows.id(row), row)?;
         }
-        self.hashes = hashes;
-        result
+        Ok(())
     }
 
-    /// Adds one purchase.
+    /// Adds the purchase of `row`, whose customer id is `id`.
     #[inline]
-    fn add(
-        &mut self,
-        id: &[u8],
-        h: u64,
-        day: i32,
-        amount: f64,
-        split: i32,
-    ) -> Result<(), DataError> {
-        let c = self.table.get_or_insert_with(id, h, || Customer::EMPTY)?;
-        if c.extra != NO_EXTRA {
-            self.extra[c.extra as usize].push((day, amount));
+    fn add(&mut self, id: &[u8], row: &Row, split: i32) -> Result<(), DataError> {
+        let index = match self.last {
+            Some(index) if row.same => index,
+            _ => self.table.index_or_insert(id, row.hash, S::default)?,
+        };
+        self.last = Some(index);
+        let (day, amount) = (row.day, row.amount);
+        let c = self.table.value_mut(index);
+        let extra = c.cal().extra;
+        if extra != NO_EXTRA {
+            self.extra[extra as usize].push((day, amount));
         } else if !matches!(c.last_day(), Some(last) if day < last) {
             c.push_in_order(day, amount, split);
         } else {
             // The first out-of-order row of this customer: keep its rows from now on.
-            c.extra = u32::try_from(self.extra.len())
+            c.cal().extra = u32::try_from(self.extra.len())
                 .ok()
                 .filter(|&k| k != NO_EXTRA)
                 .ok_or_else(|| {
@@ -370,20 +459,38 @@ pub fn summarize_file(
             return Err(period_error(path, c, o, false).into());
         }
     }
+    match cal {
+        None => summarize::<Cal>(path, format, options, on_progress, obs_given, None),
+        Some(_) => summarize::<Customer>(path, format, options, on_progress, obs_given, cal),
+    }
+}
+
+/// [`summarize_file`] keeping `S` per customer; `obs_given` and `cal` are the observation and
+/// calibration ends as day numbers.
+fn summarize<S: State>(
+    path: &Path,
+    format: &TransactionFormat,
+    options: &SummaryOptions,
+    on_progress: &mut dyn FnMut(u64),
+    obs_given: Option<i32>,
+    cal: Option<i32>,
+) -> Result<Summary, DataError> {
     let split = cal.unwrap_or(i32::MAX);
     let obs_filter = obs_given.unwrap_or(i32::MAX);
 
-    let (stats, mut customers) = scan_in_background(
+    let (stats, mut customers) = scan(
         path,
         format,
         on_progress,
-        Customers::new(),
-        |customers, batch| {
-            customers.for_each_row(batch, |customers, id, row, h| {
+        Customers::<S>::new(),
+        |customers, rows| {
+            customers.for_each_row(rows, |customers, id, row| {
                 if row.day > obs_filter {
+                    // The next row's customer may not be this one's (or not exist yet).
+                    customers.last = None;
                     return Ok(());
                 }
-                customers.add(id, h, row.day, row.amount, split)
+                customers.add(id, row, split)
             })
         },
     )?;
@@ -401,47 +508,47 @@ pub fn summarize_file(
     resolve_out_of_order(path, format, on_progress, &mut customers, split, obs_filter)?;
 
     let unit = options.time_unit.days();
-    let entries = customers.table.into_entries();
-    let id_of = |key: &IdKey| {
-        String::from_utf8(key.bytes().to_vec())
-            .map_err(|_| DataError::Internal("a stored customer id is not UTF-8".into()))
-    };
+    let table = &customers.table;
+    // Ids were checked to be UTF-8 when read, so the conversion is never lossy.
+    let id_of = |i: usize| String::from_utf8_lossy(table.id(i)).into_owned();
     let summary = match cal {
         None => Summary::Rfm(
-            entries
-                .iter()
-                .map(|Entry { key, value: c }| {
-                    let frequency = u64::from(c.cal_days.saturating_sub(1));
-                    Ok(RfmRow {
-                        customer_id: id_of(key)?,
+            (0..table.len())
+                .into_par_iter()
+                .map(|i| {
+                    let c = table.value(i).get().cal;
+                    let frequency = u64::from(c.days.saturating_sub(1));
+                    RfmRow {
+                        customer_id: id_of(i),
                         frequency,
-                        recency: f64::from(c.cal_last - c.cal_first) / unit,
-                        t: (f64::from(obs) - f64::from(c.cal_first)) / unit,
-                        monetary_value: mean(c.cal_repeat_amount, frequency),
-                    })
+                        recency: f64::from(c.last - c.first) / unit,
+                        t: (f64::from(obs) - f64::from(c.first)) / unit,
+                        monetary_value: mean(c.repeat_amount, frequency),
+                    }
                 })
-                .collect::<Result<_, DataError>>()?,
+                .collect(),
         ),
         Some(c_end) => {
             let duration_holdout = (f64::from(obs) - f64::from(c_end)) / unit;
-            let rows: Vec<CalibrationHoldoutRow> = entries
-                .iter()
-                .filter(|e| e.value.cal_days > 0)
-                .map(|Entry { key, value: c }| {
-                    let frequency_cal = u64::from(c.cal_days - 1);
+            let rows: Vec<CalibrationHoldoutRow> = (0..table.len())
+                .into_par_iter()
+                .map(|i| (i, table.value(i).get()))
+                .filter(|(_, c)| c.cal.days > 0)
+                .map(|(i, c)| {
+                    let frequency_cal = u64::from(c.cal.days - 1);
                     let frequency_holdout = u64::from(c.hold_days);
-                    Ok(CalibrationHoldoutRow {
-                        customer_id: id_of(key)?,
+                    CalibrationHoldoutRow {
+                        customer_id: id_of(i),
                         frequency_cal,
-                        recency_cal: f64::from(c.cal_last - c.cal_first) / unit,
-                        t_cal: (f64::from(c_end) - f64::from(c.cal_first)) / unit,
-                        monetary_value_cal: mean(c.cal_repeat_amount, frequency_cal),
+                        recency_cal: f64::from(c.cal.last - c.cal.first) / unit,
+                        t_cal: (f64::from(c_end) - f64::from(c.cal.first)) / unit,
+                        monetary_value_cal: mean(c.cal.repeat_amount, frequency_cal),
                         frequency_holdout,
                         monetary_value_holdout: mean(c.hold_amount, frequency_holdout),
                         duration_holdout,
-                    })
+                    }
                 })
-                .collect::<Result<_, DataError>>()?;
+                .collect();
             if rows.is_empty() {
                 return Err(InputError::new(
                     InputErrorKind::NoCustomers,
@@ -498,11 +605,11 @@ fn no_customers(path: &Path, stats: &ScanStats, obs_given: Option<i32>) -> Input
 
 /// Merges every out-of-order list into its customer's statistics, re-reading the file for the
 /// customers where that cannot be done exactly.
-fn resolve_out_of_order(
+fn resolve_out_of_order<S: State>(
     path: &Path,
     format: &TransactionFormat,
     on_progress: &mut dyn FnMut(u64),
-    customers: &mut Customers,
+    customers: &mut Customers<S>,
     split: i32,
     obs_filter: i32,
 ) -> Result<(), DataError> {
@@ -510,35 +617,45 @@ fn resolve_out_of_order(
         return Ok(());
     }
     let mut pending = 0usize;
-    for c in customers.table.values_mut().filter(|c| c.extra != NO_EXTRA) {
-        let list = &mut customers.extra[c.extra as usize];
+    for state in customers.table.values_mut() {
+        let extra = state.cal().extra;
+        if extra == NO_EXTRA {
+            continue;
+        }
+        let list = &mut customers.extra[extra as usize];
         merge_days(list);
+        let mut c = state.get();
         if c.merge(list, split) {
+            state.set(&c);
             *list = Vec::new();
         } else {
             // Collect this customer's rows from scratch in a second pass.
             list.clear();
-            *c = Customer {
-                extra: c.extra,
+            state.set(&Customer {
+                cal: Cal {
+                    extra,
+                    ..Cal::EMPTY
+                },
                 ..Customer::EMPTY
-            };
+            });
             pending += 1;
         }
     }
     if pending > 0 {
-        scan_in_background(
+        scan(
             path,
             format,
             on_progress,
             &mut *customers,
-            |customers, batch| {
-                customers.for_each_row(batch, |customers, id, row, h| {
+            |customers, rows| {
+                customers.for_each_row(rows, |customers, id, row| {
                     if row.day > obs_filter {
                         return Ok(());
                     }
-                    if let Some(c) = customers.table.get_mut(id, h) {
-                        if c.extra != NO_EXTRA {
-                            customers.extra[c.extra as usize].push((row.day, row.amount));
+                    if let Some(state) = customers.table.get_mut(id, row.hash) {
+                        let extra = state.cal().extra;
+                        if extra != NO_EXTRA {
+                            customers.extra[extra as usize].push((row.day, row.amount));
                         }
                     }
                     Ok(())
@@ -546,14 +663,20 @@ fn resolve_out_of_order(
             },
         )?;
         let Customers { table, extra, .. } = customers;
-        for c in table.values_mut().filter(|c| c.extra != NO_EXTRA) {
-            let list = &mut extra[c.extra as usize];
+        for state in table.values_mut() {
+            let index = state.cal().extra;
+            if index == NO_EXTRA {
+                continue;
+            }
+            let list = &mut extra[index as usize];
             merge_days(list);
+            let mut c = state.get();
             if !c.merge(list, split) {
                 return Err(DataError::Internal(
                     "could not merge a customer's purchase days".into(),
                 ));
             }
+            state.set(&c);
         }
     }
     customers.extra = Vec::new();
@@ -1170,5 +1293,288 @@ mod tests {
         // Days 01-01 (1), 01-03 (18), 01-04 (32), 01-05 (4), 01-07 (8): 4 repeat days, total 62.
         assert_eq!(rows, vec![row("c", 4, 6.0, 6.0, 15.5)]);
         assert_eq!(finals, 2, "read twice");
+    }
+
+    // --- The parallel block parser against the record reader ---------------------------------
+
+    /// Block sizes the block parser is run with: smaller than a line, a few lines, many lines,
+    /// and the default.
+    const BLOCK_SIZES: [Option<usize>; 4] = [Some(1), Some(29), Some(700), None];
+
+    /// Summarizes `content` with the record reader and with the block parser at every block
+    /// size, asserts that all agree (rows, or the error with its line, column and message) and
+    /// that progress ends at the file size, and returns the result.
+    fn summarize_every_way(
+        content: &[u8],
+        format: &TransactionFormat,
+        options: &SummaryOptions,
+    ) -> Result<Summary, Box<InputError>> {
+        let (_dir, path) = file("tx.csv", content);
+        let run = |blocks: Option<Option<usize>>| {
+            let mut last = None;
+            let mut go = || summarize_file(&path, format, options, &mut |b| last = Some(b));
+            let result = match blocks {
+                Some(blocks) => crate::scan::tests::with_blocks(blocks, &mut go),
+                None => go(),
+            };
+            let result = result.map_err(|e| match e {
+                DataError::Input(e) => e,
+                other => panic!("expected an input error, got {other:?}"),
+            });
+            if result.is_ok() {
+                assert_eq!(
+                    last,
+                    Some(content.len() as u64),
+                    "progress ends at the size"
+                );
+            }
+            result
+        };
+        let reference = run(Some(None));
+        for blocks in BLOCK_SIZES {
+            let got = run(blocks.map(Some));
+            assert_eq!(got, reference, "blocks of {blocks:?} bytes");
+        }
+        reference
+    }
+
+    /// A random purchase log as text, with the physical line of each data row.
+    struct Log {
+        text: Vec<u8>,
+        lines: Vec<u64>,
+    }
+
+    /// Writes `rows` (id, day, amount as written) as a log with a header, `crlf` line ends,
+    /// `delimiter`, blank lines here and there, and maybe no final newline.
+    fn write_log(
+        rows: &[(String, i32, String)],
+        delimiter: u8,
+        crlf: bool,
+        rng: &mut XorShift,
+    ) -> Log {
+        let end: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+        let d = char::from(delimiter);
+        let mut text = format!("customer_id{d}date{d}amount").into_bytes();
+        text.extend_from_slice(end);
+        let mut line = 2;
+        let mut lines = Vec::new();
+        for (i, (id, day, amount)) in rows.iter().enumerate() {
+            if rng.below(25) == 0 {
+                let blank: &[u8] = [b"".as_slice(), b"   "][rng.below(2) as usize];
+                text.extend_from_slice(blank);
+                text.extend_from_slice(end);
+                line += 1;
+            }
+            let date = match rng.below(6) {
+                0 => date::show_day(*day).replace('-', ""),
+                1 => format!("{}T10:11:12Z", date::show_day(*day)),
+                _ => date::show_day(*day),
+            };
+            text.extend_from_slice(format!("{id}{d}{date}{d}{amount}").as_bytes());
+            lines.push(line);
+            line += 1;
+            if i + 1 < rows.len() || rng.below(2) == 0 {
+                text.extend_from_slice(end);
+            }
+        }
+        Log { text, lines }
+    }
+
+    /// Random rows: ids short and long (around the 15 bytes kept inline), some not ASCII,
+    /// amounts in the forms people write.
+    fn random_rows(rng: &mut XorShift, n: usize, customers: u64) -> Vec<(String, i32, String)> {
+        let base = date::day_number(d("2023-11-20"));
+        (0..n)
+            .map(|_| {
+                let c = rng.below(customers);
+                let id = match c % 6 {
+                    0 => format!("{c}"),
+                    1 => format!("cust-{c:010}"),
+                    2 => format!("customer-{c:07}"),
+                    3 => format!("{c:08}-aaaa-bbbb-cccc-0123456789ab"),
+                    4 => format!("José {c}"),
+                    _ => format!("  c{c}  "),
+                };
+                let amount = match rng.below(12) {
+                    0 => "12".to_string(),
+                    1 => format!("{}.{:02}", rng.below(500), rng.below(100)),
+                    2 => "0.10".to_string(),
+                    3 => "1e2".to_string(),
+                    4 => ".5".to_string(),
+                    5 => "5.".to_string(),
+                    6 => "+7.25".to_string(),
+                    7 => "123456789012345678".to_string(),
+                    8 => " 8.25 ".to_string(),
+                    9 => format!("-{}.5", rng.below(20)),
+                    _ => format!("{}.{}", rng.below(100_000), rng.below(1000)),
+                };
+                (id, base + rng.below(90) as i32, amount)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn block_parser_agrees_with_the_record_reader_on_generated_logs() {
+        let mut rng = XorShift(0x5DEE_CE66_D1CE_4E5B);
+        for case in 0..24 {
+            let customers = [1, 7, 60, 400][case % 4];
+            let mut rows = random_rows(&mut rng, 150 + (case * 37) % 250, customers);
+            match case % 3 {
+                0 => rows.sort_by(|a, b| a.0.cmp(&b.0)),
+                1 => rows.sort_by_key(|r| r.1),
+                _ => {}
+            }
+            let delimiter = if case % 5 == 0 { b'\t' } else { b',' };
+            let log = write_log(&rows, delimiter, case % 2 == 0, &mut rng);
+            let format = TransactionFormat {
+                delimiter: if delimiter == b'\t' {
+                    Delimiter::Tab
+                } else {
+                    Delimiter::Comma
+                },
+                negative_amounts: if case % 4 == 3 {
+                    NegativeAmounts::Drop
+                } else {
+                    NegativeAmounts::Keep
+                },
+                ..Default::default()
+            };
+            let options = [
+                days(TimeUnit::Week),
+                SummaryOptions {
+                    observation_end: Some(d("2024-01-31")),
+                    calibration_end: Some(d("2023-12-31")),
+                    time_unit: TimeUnit::Day,
+                },
+            ];
+            for options in &options {
+                let summary = summarize_every_way(&log.text, &format, options);
+                assert!(summary.is_ok(), "case {case}: {summary:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn block_parser_reports_each_kind_of_error_on_the_line_the_record_reader_does() {
+        let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+        let broken: [(&[u8], InputErrorKind); 6] = [
+            (b"a,2024-13-01,1", InputErrorKind::InvalidDate),
+            (b"a,2024-01-01,$3", InputErrorKind::InvalidNumber),
+            (b"a,2024-01-01,1,extra", InputErrorKind::RaggedRow),
+            (b"  ,2024-01-01,1", InputErrorKind::EmptyCustomerId),
+            (b"Jos\xe9,2024-01-01,1", InputErrorKind::InvalidUtf8),
+            (b"a,2024-01-01,-2.5", InputErrorKind::NegativeAmount),
+        ];
+        for case in 0..36 {
+            let rows = random_rows(&mut rng, 80 + (case * 37) % 200, 50);
+            let rows: Vec<_> = rows
+                .into_iter()
+                .map(|(id, day, amount)| (id, day, amount.replace('-', "")))
+                .collect();
+            let log = write_log(&rows, b',', case % 2 == 1, &mut rng);
+            // Replace one data line by a broken one.
+            let (bad, kind) = broken[case % broken.len()];
+            let victim = rng.below(rows.len() as u64) as usize;
+            let want_line = log.lines[victim];
+            let mut lines: Vec<&[u8]> = log.text.split(|&b| b == b'\n').collect();
+            let crlf = lines[0].ends_with(b"\r");
+            let mut replaced = bad.to_vec();
+            if crlf {
+                replaced.push(b'\r');
+            }
+            lines[want_line as usize - 1] = &replaced;
+            let text = lines.join(&b'\n');
+            let err =
+                summarize_every_way(&text, &TransactionFormat::default(), &days(TimeUnit::Day))
+                    .expect_err("the broken line is an error");
+            assert_eq!(err.kind, kind, "case {case}: {err}");
+            assert_eq!(err.line, Some(want_line), "case {case}: {err}");
+        }
+    }
+
+    #[test]
+    fn block_parser_hands_over_to_the_record_reader_at_quotes_and_stray_carriage_returns() {
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let specials: [&[u8]; 5] = [
+            // A quoted id holding the delimiter and a line break: one record over two lines.
+            b"\"multi,\nline\",2024-01-02,3",
+            b"\"quoted\",2024-01-03,4",
+            // A carriage return alone ends a record for the CSV reader.
+            b"a,2024-01-04,5\rb,2024-01-05,6",
+            b"c,\"2024-01-06\",\"7.5\"",
+            // An escaped quote.
+            b"\"say \"\"hi\"\"\",2024-01-07,1",
+        ];
+        for case in 0..30 {
+            let rows = random_rows(&mut rng, 60 + (case * 37) % 150, 30);
+            let log = write_log(&rows, b',', case % 2 == 0, &mut rng);
+            let mut lines: Vec<Vec<u8>> = log
+                .text
+                .split(|&b| b == b'\n')
+                .map(<[u8]>::to_vec)
+                .collect();
+            let at = 1 + rng.below(lines.len() as u64 - 1) as usize;
+            lines.insert(at, specials[case % specials.len()].to_vec());
+            if case % 3 == 0 {
+                // And an error further on: its line must still be right.
+                let later = (at + 1 + rng.below(20) as usize).min(lines.len());
+                lines.insert(later, b"bad,2024-02-30,1".to_vec());
+            }
+            let text = lines.join(&b'\n');
+            let format = TransactionFormat {
+                negative_amounts: NegativeAmounts::Keep,
+                ..Default::default()
+            };
+            let result = summarize_every_way(&text, &format, &days(TimeUnit::Day));
+            if case % 3 == 0 {
+                let err = result.expect_err("the bad date is an error");
+                assert_eq!(err.kind, InputErrorKind::InvalidDate, "case {case}: {err}");
+            } else {
+                assert!(result.is_ok(), "case {case}: {result:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn block_parser_handles_headerless_files_positional_columns_and_a_first_row_alone() {
+        for content in [
+            "x,2024-01-01,c1,5\nx,2024-01-02,c1,7\nx,2024-01-02,c2,1\n".as_bytes(),
+            b"x,2024-01-01,c1,5",
+            b"x,2024-01-01,c1,5\r\n\r\nx,2024-01-09,c1,2",
+            b"\xEF\xBB\xBFx,2024-01-01,c1,5\ny,2024-01-03,c1,6\n",
+        ] {
+            let format = TransactionFormat {
+                has_header: false,
+                customer_col: ColumnRef::Position(3),
+                date_col: ColumnRef::Position(2),
+                amount_col: Some(ColumnRef::Position(4)),
+                ..Default::default()
+            };
+            let summary = summarize_every_way(content, &format, &days(TimeUnit::Day));
+            assert!(summary.is_ok(), "{summary:?}");
+        }
+    }
+
+    #[test]
+    fn out_of_order_dates_across_blocks_take_the_same_second_read() {
+        // Customer c's out-of-order rows are far apart, in different blocks; its days cannot be
+        // merged from the running statistics, so the file is read again, with blocks too.
+        let mut text = String::from("customer_id,date,amount\n");
+        for day in ["01", "03", "05", "07"] {
+            text.push_str(&format!("c,2024-01-{day},1\n"));
+        }
+        for i in 0..300 {
+            text.push_str(&format!("filler{i},2024-01-02,2\n"));
+        }
+        text.push_str("c,2024-01-03,16\nc,2024-01-04,32\n");
+        let Ok(Summary::Rfm(rows)) = summarize_every_way(
+            text.as_bytes(),
+            &TransactionFormat::default(),
+            &days(TimeUnit::Day),
+        ) else {
+            panic!()
+        };
+        // Days 01-01 (1), 01-03 (17), 01-04 (32), 01-05 (1), 01-07 (1).
+        assert_eq!(rows[0], row("c", 4, 6.0, 6.0, 12.75));
     }
 }
