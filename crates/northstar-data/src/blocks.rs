@@ -104,73 +104,6 @@ fn parse_job(rules: &Rules, delimiter: u8, job: Job) -> Parsed {
     }
 }
 
-/// The positions of the delimiter and newline bytes in `data`, in order, found a word of eight
-/// bytes at a time: fields are short, so this beats a search that starts over at each field.
-struct Separators<'d> {
-    data: &'d [u8],
-    delimiter: u64,
-    /// Start of the current word.
-    base: usize,
-    /// One high bit per separator byte of the current word not yet returned.
-    found: u64,
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-
-impl<'d> Separators<'d> {
-    fn new(data: &'d [u8], delimiter: u8) -> Self {
-        let mut s = Separators {
-            data,
-            delimiter: ONES * u64::from(delimiter),
-            base: 0,
-            found: 0,
-        };
-        s.found = s.word_at(0);
-        s
-    }
-
-    /// The separator bits of the word at `base`.
-    #[inline]
-    fn word_at(&self, base: usize) -> u64 {
-        let word = match self.data.get(base..base + 8) {
-            Some(bytes) => u64::from_le_bytes(bytes.try_into().unwrap_or_default()),
-            None => {
-                // The last few bytes, padded with zeros (neither a delimiter nor a newline).
-                let mut bytes = [0; 8];
-                let rest = self.data.get(base..).unwrap_or_default();
-                bytes[..rest.len()].copy_from_slice(rest);
-                u64::from_le_bytes(bytes)
-            }
-        };
-        zero_bytes(word ^ self.delimiter) | zero_bytes(word ^ (ONES * u64::from(b'\n')))
-    }
-}
-
-/// The high bit of each byte of `x` that is zero (exactly: no carries between bytes).
-#[inline]
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & LOW7) + LOW7) | x | LOW7)
-}
-
-impl Iterator for Separators<'_> {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        while self.found == 0 {
-            self.base += 8;
-            if self.base >= self.data.len() {
-                return None;
-            }
-            self.found = self.word_at(self.base);
-        }
-        let pos = self.base + (self.found.trailing_zeros() / 8) as usize;
-        self.found &= self.found - 1;
-        Some(pos)
-    }
-}
-
 /// The position of the first byte that the plain-line path cannot take: a quote, or a carriage
 /// return not followed by a newline. `data.len()` if there is none.
 fn first_special(data: &[u8]) -> usize {
@@ -657,38 +590,4 @@ fn place(pending: &mut VecDeque<Option<Parsed>>, next: u64, parsed: Parsed) {
         pending.resize_with(k + 1, || None);
     }
     pending[k] = Some(parsed);
-}
-#[cfg(test)]
-mod bench_tmp {
-    use super::*;
-    use crate::format::TransactionFormat;
-    #[test]
-    #[ignore]
-    fn bench_parse() {
-        let data = std::fs::read("/work/main/bench/out/tx.csv").unwrap();
-        let format = TransactionFormat::default();
-        let path = std::path::Path::new("x");
-        let rules = crate::scan::test_rules(path, &format, 3, 0, 1, Some(2));
-        let body = &data[data.iter().position(|&b| b == b'\n').unwrap() + 1..];
-        let mut rows = Vec::new();
-        for _ in 0..5 {
-            let t = std::time::Instant::now();
-            let mut n = 0;
-            let mut rest = body;
-            while !rest.is_empty() {
-                let cut = if rest.len() <= 1 << 18 {
-                    rest.len()
-                } else {
-                    memchr::memrchr(b'\n', &rest[..1 << 18]).unwrap() + 1
-                };
-                let (chunk, r) = rest.split_at(cut);
-                rest = r;
-                rows.clear();
-                let mut stats = ScanStats::new();
-                let _ = parse_block(&rules, b',', chunk, &mut stats, &mut rows);
-                n += rows.len();
-            }
-            eprintln!("parse {:?} rows {n}", t.elapsed());
-        }
-    }
 }

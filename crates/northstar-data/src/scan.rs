@@ -453,27 +453,6 @@ impl Rules<'_> {
     }
 }
 
-#[cfg(test)]
-pub(crate) fn test_rules<'a>(
-    path: &'a Path,
-    format: &'a TransactionFormat,
-    width: usize,
-    customer: usize,
-    date: usize,
-    amount: Option<usize>,
-) -> Rules<'a> {
-    Rules {
-        path,
-        format,
-        customer,
-        date,
-        amount,
-        cols: Columns { names: None },
-        width,
-        first_line: 1,
-    }
-}
-
 /// Reads `path` once and hands every kept row to `each(&mut state, rows)`, in file order.
 /// Returns the scan statistics and the final state. An error from `each` stops the scan and is
 /// returned.
