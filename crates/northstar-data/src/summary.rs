@@ -1249,6 +1249,24 @@ mod tests {
         );
     }
 
+    /// Summarizes with the default format in days; also returns how many times the whole file
+    /// was read (progress reaching the file's length).
+    fn summarize_in_days_counting_reads(path: &std::path::Path) -> (Vec<RfmRow>, usize) {
+        let mut reads = 0;
+        let len = std::fs::metadata(path).unwrap().len();
+        let summary = summarize_file(
+            path,
+            &TransactionFormat::default(),
+            &days(TimeUnit::Day),
+            &mut |b| reads += usize::from(b == len),
+        )
+        .unwrap();
+        let Summary::Rfm(rows) = summary else {
+            panic!("no calibration split was requested")
+        };
+        (rows, reads)
+    }
+
     #[test]
     fn an_earlier_date_after_later_ones_is_merged_without_rereading_when_unambiguous() {
         // b's third row is earlier than its first: a new first day; the old first becomes a repeat day.
@@ -1256,17 +1274,7 @@ mod tests {
             "tx.csv",
             "customer_id,date,amount\nb,2024-01-05,10\nb,2024-01-09,20\nb,2024-01-01,7\nb,2024-01-05,1\n",
         );
-        let mut finals = 0;
-        let len = std::fs::metadata(&path).unwrap().len();
-        let Summary::Rfm(rows) = summarize_file(
-            &path,
-            &TransactionFormat::default(),
-            &days(TimeUnit::Day),
-            &mut |b| finals += usize::from(b == len),
-        )
-        .unwrap() else {
-            panic!()
-        };
+        let (rows, finals) = summarize_in_days_counting_reads(&path);
         assert_eq!(rows, vec![row("b", 2, 8.0, 8.0, 15.5)]);
         assert_eq!(finals, 1, "read once");
     }
@@ -1279,17 +1287,7 @@ mod tests {
             "tx.csv",
             "customer_id,date,amount\nc,2024-01-01,1\nc,2024-01-03,2\nc,2024-01-05,4\nc,2024-01-07,8\nc,2024-01-03,16\nc,2024-01-04,32\n",
         );
-        let mut finals = 0;
-        let len = std::fs::metadata(&path).unwrap().len();
-        let Summary::Rfm(rows) = summarize_file(
-            &path,
-            &TransactionFormat::default(),
-            &days(TimeUnit::Day),
-            &mut |b| finals += usize::from(b == len),
-        )
-        .unwrap() else {
-            panic!()
-        };
+        let (rows, finals) = summarize_in_days_counting_reads(&path);
         // Days 01-01 (1), 01-03 (18), 01-04 (32), 01-05 (4), 01-07 (8): 4 repeat days, total 62.
         assert_eq!(rows, vec![row("c", 4, 6.0, 6.0, 15.5)]);
         assert_eq!(finals, 2, "read twice");
