@@ -1,0 +1,561 @@
+//! Product-usage engagement metrics for northstar: events in, DAU/WAU/MAU, stickiness, feature
+//! adoption, sessions and per-account usage figures out.
+//!
+//! Feed events to an [`EngagementBuilder`] in any order with [`EngagementBuilder::push`]; call
+//! [`EngagementBuilder::finish`] for the [`EngagementReport`]. The result does not depend on
+//! the order of the events. This crate does no I/O: the CLI reads the events file with
+//! `northstar_data::for_each_event`, and `refresh` feeds events from the store.
+//!
+//! # Definitions
+//!
+//! All days are UTC days. With `D` the as-of date:
+//!
+//! * **Ignored events.** Events after `D` (after `D` 23:59:59.999 UTC) are ignored entirely:
+//!   they create no account, extend no session and count nowhere.
+//! * **Windows.** The window is the 30 days `D-29 ..= D`; the previous window is the 30 days
+//!   `D-59 ..= D-30`.
+//! * **Users.** A user is identified by the pair (customer_id, user_id): the same user id under
+//!   two accounts is two users. (With globally unique user ids this makes no difference.)
+//! * **Active.** A user is active on a day when they have any event that day.
+//! * **Overall.** `dau` = users active on `D`; `wau` = distinct users active in `D-6 ..= D`;
+//!   `mau` = distinct users active in the window; `stickiness` = (mean over the window's 30
+//!   days of the daily active users) / `mau`, null when `mau` = 0.
+//! * **Feature adoption.** For each feature F carried by at least one event in the window:
+//!   (accounts with an event carrying F in the window) / (accounts with any event in the
+//!   window). Features seen only outside the window are not listed.
+//! * **Sessions.** Events with a session id form one session per (user, session id), whatever
+//!   their days. A user's events without a session id form sessions split wherever the gap
+//!   between consecutive such events is more than 30 minutes (a gap of exactly 30 minutes stays
+//!   in the session); events with a session id do not count toward that gap. A session belongs
+//!   to the day of its first event; its length is last event − first event.
+//! * **Per account** ([`AccountEngagement`]): every account with an event on or before `D`.
+//!   `active_users_30d` is the account's mau; `dau_mau` the account's mean daily active users
+//!   over the window divided by its mau (null when its mau is 0); `sessions_30d` the sessions
+//!   of its users that start in the window; `avg_session_minutes` their mean length in minutes
+//!   (null when there is none); `features_used_30d` the distinct features its events carry in
+//!   the window; `usage_trend` = (events in the window − events in the previous window) /
+//!   max(events in the previous window, 1); `days_since_last_activity` the whole UTC days from
+//!   the day of its last event to `D` (0 when it was active on `D`).
+//!
+//! # Memory and speed
+//!
+//! Memory grows with accounts, users and sessions, not with events: each user keeps a 30-bit
+//! activity mask, the latest time of its events without session id before the window, the
+//! implicit sessions that start in the window, and one entry per explicit session id. Strings
+//! are interned once; pushing an event of a known user, session and feature allocates nothing.
+//!
+//! ```
+//! use chrono::NaiveDate;
+//! use northstar_engagement::{EngagementBuilder, Event};
+//!
+//! const MIN: i64 = 60_000;
+//! let as_of = NaiveDate::from_ymd_opt(2024, 3, 30).unwrap();
+//! // 2024-03-30 00:00 UTC in milliseconds since the epoch (day 19812).
+//! let day = 19_812 * 86_400_000i64;
+//! let mut builder = EngagementBuilder::new(as_of);
+//! for (user, minute, feature) in [("u1", 0, Some("reports")), ("u1", 20, None), ("u2", 5, None)] {
+//!     builder.push(&Event {
+//!         customer_id: "acme",
+//!         user_id: user,
+//!         timestamp_ms: day + minute * MIN,
+//!         feature,
+//!         session_id: None,
+//!     });
+//! }
+//! let report = builder.finish();
+//! assert_eq!((report.dau, report.wau, report.mau), (2, 2, 2));
+//! // Each user was active on 1 of the 30 days: (2 / 30) / 2.
+//! assert_eq!(report.stickiness, Some(1.0 / 30.0));
+//! let acme = report.account("acme").unwrap();
+//! // u1's events 20 minutes apart are one 20-minute session; u2 has a 0-minute session.
+//! assert_eq!(acme.sessions_30d, 2);
+//! assert_eq!(acme.avg_session_minutes, Some(10.0));
+//! assert_eq!(report.feature_adoption["reports"], 1.0);
+//! ```
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Serialize, Serializer};
+
+/// Milliseconds in one day.
+const DAY_MS: i64 = 86_400_000;
+/// The longest gap between two events without session id of one session: 30 minutes.
+pub const SESSION_GAP_MS: i64 = 30 * 60_000;
+/// Days in the window (and in the previous window).
+pub const WINDOW_DAYS: i64 = 30;
+/// `NaiveDate::num_days_from_ce` of 1970-01-01.
+const EPOCH_DAYS_FROM_CE: i64 = 719_163;
+/// Feature ids below this are kept in a per-account bit set; the rest in a shared hash set.
+const FEATURE_BITS: u32 = 64;
+
+/// One usage event, as pushed into an [`EngagementBuilder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event<'a> {
+    /// The account.
+    pub customer_id: &'a str,
+    /// The user, within the account.
+    pub user_id: &'a str,
+    /// Milliseconds since 1970-01-01T00:00:00Z.
+    pub timestamp_ms: i64,
+    /// The feature the event used, if any (an empty string counts as none).
+    pub feature: Option<&'a str>,
+    /// The session id the event carries, if any (an empty string counts as none).
+    pub session_id: Option<&'a str>,
+}
+
+/// What one account did, as listed in [`EngagementReport::accounts`].
+///
+/// Serializes with exactly these keys in this order; `null` where a figure is undefined.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountEngagement {
+    /// The account.
+    pub customer_id: String,
+    /// Distinct users of the account active in the window (the account's mau).
+    pub active_users_30d: u64,
+    /// The account's mean daily active users over the window divided by its mau; `None` when
+    /// no user of the account was active in the window.
+    pub dau_mau: Option<f64>,
+    /// Sessions of the account's users that start in the window.
+    pub sessions_30d: u64,
+    /// Mean length of those sessions in minutes; `None` when there is none.
+    pub avg_session_minutes: Option<f64>,
+    /// Distinct features carried by the account's events in the window.
+    pub features_used_30d: u64,
+    /// (events in the window − events in the previous window) / max(events in the previous
+    /// window, 1).
+    pub usage_trend: f64,
+    /// Whole UTC days from the day of the account's last event (on or before the as-of date)
+    /// to the as-of date.
+    pub days_since_last_activity: i64,
+}
+
+/// The engagement figures as of a date; see the [crate docs](crate) for the definitions.
+///
+/// Serializes as `{"as_of":"YYYY-MM-DD","dau":..,"wau":..,"mau":..,"stickiness":..,
+/// "feature_adoption":{..},"accounts":[..]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EngagementReport {
+    /// The as-of date (the last day of the window).
+    #[serde(serialize_with = "serialize_date")]
+    pub as_of: NaiveDate,
+    /// Users active on the as-of day.
+    pub dau: u64,
+    /// Distinct users active in the 7 days ending on the as-of day.
+    pub wau: u64,
+    /// Distinct users active in the window.
+    pub mau: u64,
+    /// Mean daily active users over the window divided by `mau`; `None` when `mau` is 0.
+    pub stickiness: Option<f64>,
+    /// For each feature used in the window, the share of the accounts active in the window
+    /// that used it there.
+    pub feature_adoption: BTreeMap<String, f64>,
+    /// Every account with an event on or before the as-of date, sorted by `customer_id`.
+    pub accounts: Vec<AccountEngagement>,
+    /// Events pushed that were on or before the as-of date (not serialized).
+    #[serde(skip)]
+    pub events_used: u64,
+    /// Events pushed that were after the as-of date and so ignored (not serialized).
+    #[serde(skip)]
+    pub events_after_as_of: u64,
+}
+
+impl EngagementReport {
+    /// The figures of one account, if it had an event on or before the as-of date.
+    ///
+    /// ```
+    /// # use northstar_engagement::{EngagementBuilder, Event};
+    /// let as_of = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    /// let mut b = EngagementBuilder::new(as_of);
+    /// b.push(&Event { customer_id: "acme", user_id: "u", timestamp_ms: 0, feature: None, session_id: None });
+    /// let report = b.finish();
+    /// assert_eq!(report.account("acme").unwrap().active_users_30d, 1);
+    /// assert!(report.account("zeta").is_none());
+    /// ```
+    pub fn account(&self, customer_id: &str) -> Option<&AccountEngagement> {
+        self.accounts
+            .binary_search_by(|a| a.customer_id.as_str().cmp(customer_id))
+            .ok()
+            .map(|i| &self.accounts[i])
+    }
+}
+
+fn serialize_date<S: Serializer>(date: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&date.format("%Y-%m-%d"))
+}
+
+/// Running state of one account.
+#[derive(Debug)]
+struct AccountState {
+    id: Box<str>,
+    /// Users of this account by user id.
+    users: FxHashMap<Box<str>, u32>,
+    events_window: u64,
+    events_previous: u64,
+    last_ms: i64,
+    /// Features with id < [`FEATURE_BITS`] used in the window.
+    feature_bits: u64,
+}
+
+/// Running state of one user.
+#[derive(Debug)]
+struct UserState {
+    account: u32,
+    /// Bit `i` is set when the user was active on window day `i` (0 = first day, 29 = as-of).
+    active_days: u32,
+    /// Latest event without session id before the window (`i64::MIN` when none).
+    last_implicit_before_window: i64,
+    /// Sessions of the in-window events without session id, as (first, last) milliseconds:
+    /// sorted by start, consecutive sessions more than [`SESSION_GAP_MS`] apart.
+    implicit: Vec<(i64, i64)>,
+    /// Explicit sessions by session id: (first, last) milliseconds over all their events.
+    explicit: FxHashMap<Box<str>, (i64, i64)>,
+}
+
+/// Accumulates events (in any order) into an [`EngagementReport`].
+#[derive(Debug)]
+pub struct EngagementBuilder {
+    as_of: NaiveDate,
+    as_of_day: i64,
+    /// First day of the window.
+    window_day: i64,
+    /// First millisecond of the window.
+    window_start_ms: i64,
+    /// First millisecond of the previous window.
+    previous_start_ms: i64,
+    /// Last millisecond of the as-of day.
+    end_ms: i64,
+    accounts: Vec<AccountState>,
+    account_ids: FxHashMap<Box<str>, u32>,
+    users: Vec<UserState>,
+    features: Vec<Box<str>>,
+    feature_ids: FxHashMap<Box<str>, u32>,
+    /// (account, feature) used in the window, for feature ids ≥ [`FEATURE_BITS`].
+    wide_features: FxHashSet<(u32, u32)>,
+    /// The last account and user seen, to skip the lookups for runs of one user's events.
+    last_customer: String,
+    last_account: Option<u32>,
+    last_user_id: String,
+    last_user: Option<u32>,
+    last_feature: String,
+    last_feature_id: Option<u32>,
+    events_used: u64,
+    events_after_as_of: u64,
+}
+
+impl EngagementBuilder {
+    /// A builder for the figures as of `as_of` (the last day of the window, inclusive).
+    pub fn new(as_of: NaiveDate) -> Self {
+        let as_of_day = as_of.num_days_from_ce() as i64 - EPOCH_DAYS_FROM_CE;
+        let window_day = as_of_day - (WINDOW_DAYS - 1);
+        EngagementBuilder {
+            as_of,
+            as_of_day,
+            window_day,
+            window_start_ms: window_day * DAY_MS,
+            previous_start_ms: (window_day - WINDOW_DAYS) * DAY_MS,
+            end_ms: (as_of_day + 1) * DAY_MS - 1,
+            accounts: Vec::new(),
+            account_ids: FxHashMap::default(),
+            users: Vec::new(),
+            features: Vec::new(),
+            feature_ids: FxHashMap::default(),
+            wide_features: FxHashSet::default(),
+            last_customer: String::new(),
+            last_account: None,
+            last_user_id: String::new(),
+            last_user: None,
+            last_feature: String::new(),
+            last_feature_id: None,
+            events_used: 0,
+            events_after_as_of: 0,
+        }
+    }
+
+    /// The as-of date.
+    pub fn as_of(&self) -> NaiveDate {
+        self.as_of
+    }
+
+    /// Adds one event. Events after the as-of date are counted as ignored and otherwise
+    /// have no effect.
+    #[inline]
+    pub fn push(&mut self, event: &Event<'_>) {
+        let t = event.timestamp_ms;
+        if t > self.end_ms {
+            self.events_after_as_of += 1;
+            return;
+        }
+        self.events_used += 1;
+        let account = self.account_index(event.customer_id);
+        let user = self.user_index(account, event.user_id);
+        let in_window = t >= self.window_start_ms;
+
+        let state = &mut self.accounts[account as usize];
+        if in_window {
+            state.events_window += 1;
+        } else if t >= self.previous_start_ms {
+            state.events_previous += 1;
+        }
+        if t > state.last_ms {
+            state.last_ms = t;
+        }
+
+        let u = &mut self.users[user as usize];
+        if in_window {
+            let offset = t.div_euclid(DAY_MS) - self.window_day;
+            u.active_days |= 1 << offset;
+        }
+        match event.session_id.filter(|s| !s.is_empty()) {
+            Some(session) => match u.explicit.get_mut(session) {
+                Some(span) => {
+                    span.0 = span.0.min(t);
+                    span.1 = span.1.max(t);
+                }
+                None => {
+                    u.explicit.insert(session.into(), (t, t));
+                }
+            },
+            None if in_window => add_to_sessions(&mut u.implicit, t),
+            None => {
+                u.last_implicit_before_window = u.last_implicit_before_window.max(t);
+            }
+        }
+
+        if in_window {
+            if let Some(feature) = event.feature.filter(|f| !f.is_empty()) {
+                let id = self.feature_id(feature);
+                if id < FEATURE_BITS {
+                    self.accounts[account as usize].feature_bits |= 1 << id;
+                } else {
+                    self.wide_features.insert((account, id));
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn account_index(&mut self, customer_id: &str) -> u32 {
+        if let Some(index) = self.last_account {
+            if self.last_customer == customer_id {
+                return index;
+            }
+        }
+        let index = match self.account_ids.get(customer_id) {
+            Some(&index) => index,
+            None => {
+                let index = self.accounts.len() as u32;
+                let id: Box<str> = customer_id.into();
+                self.account_ids.insert(id.clone(), index);
+                self.accounts.push(AccountState {
+                    id,
+                    users: FxHashMap::default(),
+                    events_window: 0,
+                    events_previous: 0,
+                    last_ms: i64::MIN,
+                    feature_bits: 0,
+                });
+                index
+            }
+        };
+        self.last_customer.clear();
+        self.last_customer.push_str(customer_id);
+        self.last_account = Some(index);
+        self.last_user = None;
+        index
+    }
+
+    #[inline]
+    fn user_index(&mut self, account: u32, user_id: &str) -> u32 {
+        if let Some(index) = self.last_user {
+            if self.last_user_id == user_id {
+                return index;
+            }
+        }
+        let users = &mut self.accounts[account as usize].users;
+        let index = match users.get(user_id) {
+            Some(&index) => index,
+            None => {
+                let index = self.users.len() as u32;
+                users.insert(user_id.into(), index);
+                self.users.push(UserState {
+                    account,
+                    active_days: 0,
+                    last_implicit_before_window: i64::MIN,
+                    implicit: Vec::new(),
+                    explicit: FxHashMap::default(),
+                });
+                index
+            }
+        };
+        self.last_user_id.clear();
+        self.last_user_id.push_str(user_id);
+        self.last_user = Some(index);
+        index
+    }
+
+    #[inline]
+    fn feature_id(&mut self, feature: &str) -> u32 {
+        if let Some(id) = self.last_feature_id {
+            if self.last_feature == feature {
+                return id;
+            }
+        }
+        let id = match self.feature_ids.get(feature) {
+            Some(&id) => id,
+            None => {
+                let id = self.features.len() as u32;
+                let name: Box<str> = feature.into();
+                self.feature_ids.insert(name.clone(), id);
+                self.features.push(name);
+                id
+            }
+        };
+        self.last_feature.clear();
+        self.last_feature.push_str(feature);
+        self.last_feature_id = Some(id);
+        id
+    }
+
+    /// Computes the figures from the events pushed so far.
+    pub fn finish(self) -> EngagementReport {
+        #[derive(Default, Clone)]
+        struct Totals {
+            mau: u64,
+            active_user_days: u64,
+            sessions: u64,
+            session_ms: i64,
+        }
+        let mut totals = vec![Totals::default(); self.accounts.len()];
+        let (mut dau, mut wau, mut mau, mut active_user_days) = (0u64, 0u64, 0u64, 0u64);
+        let as_of_bit = 1u32 << (WINDOW_DAYS - 1);
+        let week_bits = 0x7Fu32 << (WINDOW_DAYS - 7);
+        for user in &self.users {
+            let days = user.active_days;
+            let account = &mut totals[user.account as usize];
+            if days != 0 {
+                mau += 1;
+                account.mau += 1;
+            }
+            dau += u64::from(days & as_of_bit != 0);
+            wau += u64::from(days & week_bits != 0);
+            active_user_days += u64::from(days.count_ones());
+            account.active_user_days += u64::from(days.count_ones());
+            for (i, &(first, last)) in user.implicit.iter().enumerate() {
+                // The first in-window session continues a session begun before the window when
+                // the last earlier event is at most the gap before it.
+                let continues = i == 0
+                    && user.last_implicit_before_window != i64::MIN
+                    && first - user.last_implicit_before_window <= SESSION_GAP_MS;
+                if !continues {
+                    account.sessions += 1;
+                    account.session_ms += last - first;
+                }
+            }
+            for &(first, last) in user.explicit.values() {
+                if first >= self.window_start_ms {
+                    account.sessions += 1;
+                    account.session_ms += last - first;
+                }
+            }
+        }
+
+        let mut adopters = vec![0u64; self.features.len()];
+        let mut features_used = vec![0u64; self.accounts.len()];
+        for (index, account) in self.accounts.iter().enumerate() {
+            let mut bits = account.feature_bits;
+            features_used[index] = u64::from(bits.count_ones());
+            while bits != 0 {
+                adopters[bits.trailing_zeros() as usize] += 1;
+                bits &= bits - 1;
+            }
+        }
+        for &(account, feature) in &self.wide_features {
+            features_used[account as usize] += 1;
+            adopters[feature as usize] += 1;
+        }
+        let active_accounts = self.accounts.iter().filter(|a| a.events_window > 0).count() as u64;
+        let feature_adoption = self
+            .features
+            .iter()
+            .zip(&adopters)
+            .filter(|(_, &n)| n > 0)
+            .map(|(name, &n)| (name.to_string(), n as f64 / active_accounts as f64))
+            .collect();
+
+        let window = WINDOW_DAYS as f64;
+        let mut accounts: Vec<AccountEngagement> = self
+            .accounts
+            .iter()
+            .zip(&totals)
+            .zip(&features_used)
+            .map(|((account, totals), &features)| AccountEngagement {
+                customer_id: account.id.to_string(),
+                active_users_30d: totals.mau,
+                dau_mau: (totals.mau > 0)
+                    .then(|| totals.active_user_days as f64 / window / totals.mau as f64),
+                sessions_30d: totals.sessions,
+                avg_session_minutes: (totals.sessions > 0)
+                    .then(|| totals.session_ms as f64 / 60_000.0 / totals.sessions as f64),
+                features_used_30d: features,
+                usage_trend: (account.events_window as f64 - account.events_previous as f64)
+                    / account.events_previous.max(1) as f64,
+                days_since_last_activity: self.as_of_day - account.last_ms.div_euclid(DAY_MS),
+            })
+            .collect();
+        accounts.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
+
+        EngagementReport {
+            as_of: self.as_of,
+            dau,
+            wau,
+            mau,
+            stickiness: (mau > 0).then(|| active_user_days as f64 / window / mau as f64),
+            feature_adoption,
+            accounts,
+            events_used: self.events_used,
+            events_after_as_of: self.events_after_as_of,
+        }
+    }
+}
+
+/// Adds an event at `t` to a user's sessions: sorted by start, consecutive sessions more than
+/// [`SESSION_GAP_MS`] apart. Events in time order only touch the last session; an earlier
+/// event may extend a session, start one, or join two.
+#[inline]
+fn add_to_sessions(sessions: &mut Vec<(i64, i64)>, t: i64) {
+    match sessions.last_mut() {
+        None => sessions.push((t, t)),
+        Some(last) if t >= last.0 => {
+            if t <= last.1 + SESSION_GAP_MS {
+                last.1 = last.1.max(t);
+            } else {
+                sessions.push((t, t));
+            }
+        }
+        Some(_) => insert_out_of_order(sessions, t),
+    }
+}
+
+/// [`add_to_sessions`] for an event before the start of the last session.
+#[cold]
+fn insert_out_of_order(sessions: &mut Vec<(i64, i64)>, t: i64) {
+    // Sessions [..next] start at or before t; sessions[next] exists and starts after t.
+    let next = sessions.partition_point(|s| s.0 <= t);
+    let joins_previous = next > 0 && t <= sessions[next - 1].1 + SESSION_GAP_MS;
+    let joins_next = sessions[next].0 - t <= SESSION_GAP_MS;
+    match (joins_previous, joins_next) {
+        (true, true) => {
+            sessions[next - 1].1 = sessions[next].1;
+            sessions.remove(next);
+        }
+        (true, false) => sessions[next - 1].1 = sessions[next - 1].1.max(t),
+        (false, true) => sessions[next].0 = t,
+        (false, false) => sessions.insert(next, (t, t)),
+    }
+}
+
+#[cfg(test)]
+mod tests;
