@@ -16,6 +16,7 @@
 mod blocks;
 mod date;
 mod error;
+mod events;
 mod format;
 mod numeric_table;
 mod records;
@@ -25,6 +26,7 @@ mod summary;
 mod table;
 mod write;
 
+pub use events::{for_each_event, EventRecord};
 pub use error::{ColumnInfo, DataError, InputError, InputErrorKind, ParseOptionError};
 pub use format::{
     ColumnRef, Delimiter, NegativeAmounts, SummaryOptions, TimeUnit, TransactionFormat,
