@@ -26,8 +26,8 @@ mod summary;
 mod table;
 mod write;
 
-pub use events::{for_each_event, EventRecord};
 pub use error::{ColumnInfo, DataError, InputError, InputErrorKind, ParseOptionError};
+pub use events::{for_each_event, EventRecord};
 pub use format::{
     ColumnRef, Delimiter, NegativeAmounts, SummaryOptions, TimeUnit, TransactionFormat,
 };
