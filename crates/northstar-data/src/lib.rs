@@ -24,6 +24,7 @@ mod rfm_input;
 mod scan;
 mod summary;
 mod table;
+mod transactions;
 mod write;
 
 pub use error::{ColumnInfo, DataError, InputError, InputErrorKind, ParseOptionError};
@@ -33,7 +34,8 @@ pub use format::{
 };
 pub use numeric_table::{read_numeric_table, NumericTable, TableSpec};
 pub use rfm_input::{read_rfm_csv, RfmInput};
-pub use summary::{summarize_file, CalibrationHoldoutRow, RfmRow, Summary};
+pub use summary::{summarize_file, summarize_records, CalibrationHoldoutRow, RfmRow, Summary};
+pub use transactions::for_each_transaction;
 pub use write::{write_calibration_holdout_csv, write_rfm_csv};
 
 #[cfg(test)]

@@ -269,7 +269,7 @@ impl Row {
 }
 
 impl Rows {
-    const CAPACITY: usize = 1024;
+    pub(crate) const CAPACITY: usize = 1024;
 
     /// Number of rows.
     pub(crate) fn len(&self) -> usize {
@@ -290,7 +290,7 @@ impl Rows {
         }
     }
 
-    fn push_copy(&mut self, id: &[u8], day: i32, amount: f64) -> Result<(), DataError> {
+    pub(crate) fn push_copy(&mut self, id: &[u8], day: i32, amount: f64) -> Result<(), DataError> {
         if u32::try_from(id.len()).is_err() {
             return Err(DataError::Internal(
                 "a customer id is longer than 4 GiB".into(),
@@ -311,7 +311,7 @@ impl Rows {
         Ok(())
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.bytes.clear();
         self.rows.clear();
     }
@@ -484,8 +484,68 @@ fn scan_with<T: Send>(
     format: &TransactionFormat,
     on_progress: &mut dyn FnMut(u64),
     blocks: Option<usize>,
+    state: T,
+    each: impl FnMut(&mut T, &Rows) -> Result<(), DataError> + Send,
+) -> Result<(ScanStats, T), DataError> {
+    scan_parts(
+        path,
+        format,
+        on_progress,
+        blocks,
+        state,
+        each,
+        scan_records_in_background,
+    )
+}
+
+/// [`scan`] for a consumer that must stay on the calling thread (it need not be `Send`): the
+/// block parser still parses on worker threads, but `each` always runs here.
+pub(crate) fn scan_here<T>(
+    path: &Path,
+    format: &TransactionFormat,
+    on_progress: &mut dyn FnMut(u64),
+    state: T,
+    each: impl FnMut(&mut T, &Rows) -> Result<(), DataError>,
+) -> Result<(ScanStats, T), DataError> {
+    #[cfg(test)]
+    let blocks = tests::BLOCKS
+        .with(|b| b.get())
+        .unwrap_or(Some(blocks::BLOCK));
+    #[cfg(not(test))]
+    let blocks = Some(blocks::BLOCK);
+    scan_parts(
+        path,
+        format,
+        on_progress,
+        blocks,
+        state,
+        each,
+        scan_records_here,
+    )
+}
+
+/// What reads the records that do not go through the block parser: in the background or on
+/// the calling thread.
+type RecordsPath<T, E> = fn(
+    &Rules,
+    &mut Records,
+    &mut Record,
+    Option<u64>,
+    &mut ScanStats,
+    T,
+    E,
+) -> Result<T, DataError>;
+
+/// The body of [`scan_with`] and [`scan_here`]; `records_path` reads the records that do not
+/// go through the block parser.
+fn scan_parts<T, E: FnMut(&mut T, &Rows) -> Result<(), DataError>>(
+    path: &Path,
+    format: &TransactionFormat,
+    on_progress: &mut dyn FnMut(u64),
+    blocks: Option<usize>,
     mut state: T,
-    mut each: impl FnMut(&mut T, &Rows) -> Result<(), DataError> + Send,
+    mut each: E,
+    records_path: RecordsPath<T, E>,
 ) -> Result<(ScanStats, T), DataError> {
     if let Some(fmt) = &format.date_format {
         if !date::is_valid_format(fmt) {
@@ -577,7 +637,7 @@ fn scan_with<T: Send>(
             )?;
         }
         Rest::Records(mut records) => {
-            state = scan_records_in_background(
+            state = records_path(
                 &rules,
                 &mut records,
                 &mut record,
@@ -649,6 +709,22 @@ pub(crate) fn scan_records(
     }
     records.finish();
     Ok(())
+}
+
+/// [`scan_records`] with `each(&mut state, rows)` on the calling thread. Returns the final state.
+fn scan_records_here<T>(
+    rules: &Rules,
+    records: &mut Records,
+    record: &mut Record,
+    first: Option<u64>,
+    stats: &mut ScanStats,
+    mut state: T,
+    mut each: impl FnMut(&mut T, &Rows) -> Result<(), DataError>,
+) -> Result<T, DataError> {
+    scan_records(rules, records, record, first, stats, |batch| {
+        each(&mut state, batch)
+    })?;
+    Ok(state)
 }
 
 /// [`scan_records`] with `each(&mut state, rows)` on a second thread while this one keeps

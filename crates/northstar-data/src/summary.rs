@@ -8,8 +8,9 @@
 //! out-of-order date falls strictly between earlier purchase days whose individual dates were
 //! not kept), those customers alone are collected in a second read of the file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use rayon::prelude::*;
 
 use crate::date::{self, show_day};
@@ -459,29 +460,193 @@ pub fn summarize_file(
             return Err(period_error(path, c, o, false).into());
         }
     }
+    let mut source = FileSource {
+        path,
+        format,
+        on_progress,
+    };
     match cal {
-        None => summarize::<Cal>(path, format, options, on_progress, obs_given, None),
-        Some(_) => summarize::<Customer>(path, format, options, on_progress, obs_given, cal),
+        None => summarize::<Cal>(&mut source, options, obs_given, None),
+        Some(_) => summarize::<Customer>(&mut source, options, obs_given, cal),
+    }
+}
+
+/// Builds the same summary as [`summarize_file`] (same-day merge, frequency, recency, T,
+/// monetary value, time unit, observation end, calibration split, customers in order of first
+/// appearance) from purchase records that are already parsed, for example those a store holds.
+///
+/// `source(each)` must call `each(customer_id, date, amount)` once per purchase, in the same
+/// order every time it is called: it is called once, and a second time only when some
+/// customer's out-of-order dates cannot be merged exactly (see the module documentation).
+/// Customer ids are trimmed; amounts are used as given (negative ones are netted into the day,
+/// as under [`NegativeAmounts::Keep`](crate::NegativeAmounts::Keep)). Errors about the data
+/// name the file as `purchase records`; an error from `source` is returned as it is.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use northstar_data::{summarize_records, DataError, Summary, SummaryOptions, TimeUnit};
+/// let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+/// let rows = [("a", d("2024-01-01"), 10.0), ("a", d("2024-01-08"), 20.0), ("a", d("2024-01-08"), 5.0), ("b", d("2024-01-15"), 7.0)];
+/// let options = SummaryOptions { time_unit: TimeUnit::Day, ..Default::default() };
+/// let summary = summarize_records::<DataError>(
+///     &mut |each| { for (id, day, amount) in rows { each(id, day, amount) } Ok(()) },
+///     &options,
+/// )?;
+/// let Summary::Rfm(rfm) = summary else { unreachable!() };
+/// // a: purchase days 01-01 and 01-08 (25): one repeat day, recency 7, T 14 (to 01-15).
+/// assert_eq!((rfm[0].frequency, rfm[0].recency, rfm[0].t, rfm[0].monetary_value), (1, 7.0, 14.0, 25.0));
+/// # Ok::<(), DataError>(())
+/// ```
+pub fn summarize_records<E: From<DataError>>(
+    source: &mut dyn FnMut(&mut dyn FnMut(&str, NaiveDate, f64)) -> Result<(), E>,
+    options: &SummaryOptions,
+) -> Result<Summary, E> {
+    let label = PathBuf::from("purchase records");
+    let obs_given = options.observation_end.map(date::day_number);
+    let cal = options.calibration_end.map(date::day_number);
+    if let (Some(c), Some(o)) = (cal, obs_given) {
+        if c >= o {
+            return Err(DataError::from(period_error(&label, c, o, false)).into());
+        }
+    }
+    let mut records = RecordSource {
+        label,
+        source,
+        failed: None,
+    };
+    let result = match cal {
+        None => summarize::<Cal>(&mut records, options, obs_given, None),
+        Some(_) => summarize::<Customer>(&mut records, options, obs_given, cal),
+    };
+    match (result, records.failed) {
+        (_, Some(e)) => Err(e),
+        (result, None) => result.map_err(E::from),
+    }
+}
+
+/// Where the rows of a summary come from. They are read once, and a second time only for the
+/// customers whose out-of-order dates cannot be merged exactly.
+trait Source {
+    /// What error messages name as the file.
+    fn path(&self) -> &Path;
+    /// Hands every kept row to `each(&mut state, rows)` in batches, in the same order on every
+    /// call; returns the statistics and the final state.
+    fn read<T: Send>(
+        &mut self,
+        state: T,
+        each: impl FnMut(&mut T, &Rows) -> Result<(), DataError> + Send,
+    ) -> Result<(ScanStats, T), DataError>;
+}
+
+/// A purchase log on disk.
+struct FileSource<'a> {
+    path: &'a Path,
+    format: &'a TransactionFormat,
+    on_progress: &'a mut dyn FnMut(u64),
+}
+
+impl Source for FileSource<'_> {
+    fn path(&self) -> &Path {
+        self.path
+    }
+
+    fn read<T: Send>(
+        &mut self,
+        state: T,
+        each: impl FnMut(&mut T, &Rows) -> Result<(), DataError> + Send,
+    ) -> Result<(ScanStats, T), DataError> {
+        scan(self.path, self.format, self.on_progress, state, each)
+    }
+}
+
+/// Parsed records from a callback ([`summarize_records`]).
+struct RecordSource<'a, E> {
+    label: PathBuf,
+    source: &'a mut dyn FnMut(&mut dyn FnMut(&str, NaiveDate, f64)) -> Result<(), E>,
+    /// The source's own error, returned as it is.
+    failed: Option<E>,
+}
+
+impl<E> Source for RecordSource<'_, E> {
+    fn path(&self) -> &Path {
+        &self.label
+    }
+
+    fn read<T: Send>(
+        &mut self,
+        mut state: T,
+        mut each: impl FnMut(&mut T, &Rows) -> Result<(), DataError> + Send,
+    ) -> Result<(ScanStats, T), DataError> {
+        let mut stats = ScanStats::new();
+        let mut batch = Rows::default();
+        let mut error: Option<DataError> = None;
+        let label = &self.label;
+        let read = (self.source)(&mut |id, day, amount| {
+            if error.is_some() {
+                return;
+            }
+            stats.rows += 1;
+            let id = id.trim();
+            if id.is_empty() {
+                error = Some(
+                    InputError::new(
+                        InputErrorKind::EmptyCustomerId,
+                        label,
+                        format!("record {}: the customer id is empty; expected a non-empty id", stats.rows),
+                    )
+                    .into(),
+                );
+                return;
+            }
+            let day = date::day_number(day);
+            stats.keep(day);
+            let pushed = batch.push_copy(id.as_bytes(), day, amount).and_then(|()| {
+                if batch.len() >= Rows::CAPACITY || batch.bytes.len() >= 1 << 20 {
+                    let done = each(&mut state, &batch);
+                    batch.clear();
+                    done
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = pushed {
+                error = Some(e);
+            }
+        });
+        if let Err(e) = read {
+            self.failed = Some(e);
+            return Err(DataError::Internal("the purchase records could not be read".into()));
+        }
+        if let Some(e) = error {
+            return Err(e);
+        }
+        if batch.len() > 0 {
+            each(&mut state, &batch)?;
+        }
+        if stats.rows == 0 {
+            return Err(InputError::new(
+                InputErrorKind::NoData,
+                &self.label,
+                "there are no purchase records; expected at least one",
+            )
+            .into());
+        }
+        Ok((stats, state))
     }
 }
 
 /// [`summarize_file`] keeping `S` per customer; `obs_given` and `cal` are the observation and
 /// calibration ends as day numbers.
 fn summarize<S: State>(
-    path: &Path,
-    format: &TransactionFormat,
+    source: &mut impl Source,
     options: &SummaryOptions,
-    on_progress: &mut dyn FnMut(u64),
     obs_given: Option<i32>,
     cal: Option<i32>,
 ) -> Result<Summary, DataError> {
     let split = cal.unwrap_or(i32::MAX);
     let obs_filter = obs_given.unwrap_or(i32::MAX);
 
-    let (stats, mut customers) = scan(
-        path,
-        format,
-        on_progress,
+    let (stats, mut customers) = source.read(
         Customers::<S>::new(),
         |customers, rows| {
             customers.for_each_row(rows, |customers, id, row| {
@@ -498,14 +663,15 @@ fn summarize<S: State>(
     let obs = obs_given.unwrap_or(stats.max_day);
     if let Some(c) = cal {
         if c >= obs {
-            return Err(period_error(path, c, obs, true).into());
+            return Err(period_error(source.path(), c, obs, true).into());
         }
     }
     if customers.table.len() == 0 {
-        return Err(no_customers(path, &stats, obs_given).into());
+        return Err(no_customers(source.path(), &stats, obs_given).into());
     }
 
-    resolve_out_of_order(path, format, on_progress, &mut customers, split, obs_filter)?;
+    resolve_out_of_order(source, &mut customers, split, obs_filter)?;
+    let path = source.path();
 
     let unit = options.time_unit.days();
     let table = &customers.table;
@@ -606,9 +772,7 @@ fn no_customers(path: &Path, stats: &ScanStats, obs_given: Option<i32>) -> Input
 /// Merges every out-of-order list into its customer's statistics, re-reading the file for the
 /// customers where that cannot be done exactly.
 fn resolve_out_of_order<S: State>(
-    path: &Path,
-    format: &TransactionFormat,
-    on_progress: &mut dyn FnMut(u64),
+    source: &mut impl Source,
     customers: &mut Customers<S>,
     split: i32,
     obs_filter: i32,
@@ -642,10 +806,7 @@ fn resolve_out_of_order<S: State>(
         }
     }
     if pending > 0 {
-        scan(
-            path,
-            format,
-            on_progress,
+        source.read(
             &mut *customers,
             |customers, rows| {
                 customers.for_each_row(rows, |customers, id, row| {
