@@ -592,7 +592,10 @@ impl<E> Source for RecordSource<'_, E> {
                     InputError::new(
                         InputErrorKind::EmptyCustomerId,
                         label,
-                        format!("record {}: the customer id is empty; expected a non-empty id", stats.rows),
+                        format!(
+                            "record {}: the customer id is empty; expected a non-empty id",
+                            stats.rows
+                        ),
                     )
                     .into(),
                 );
@@ -615,7 +618,9 @@ impl<E> Source for RecordSource<'_, E> {
         });
         if let Err(e) = read {
             self.failed = Some(e);
-            return Err(DataError::Internal("the purchase records could not be read".into()));
+            return Err(DataError::Internal(
+                "the purchase records could not be read".into(),
+            ));
         }
         if let Some(e) = error {
             return Err(e);
@@ -646,19 +651,16 @@ fn summarize<S: State>(
     let split = cal.unwrap_or(i32::MAX);
     let obs_filter = obs_given.unwrap_or(i32::MAX);
 
-    let (stats, mut customers) = source.read(
-        Customers::<S>::new(),
-        |customers, rows| {
-            customers.for_each_row(rows, |customers, id, row| {
-                if row.day > obs_filter {
-                    // The next row's customer may not be this one's (or not exist yet).
-                    customers.last = None;
-                    return Ok(());
-                }
-                customers.add(id, row, split)
-            })
-        },
-    )?;
+    let (stats, mut customers) = source.read(Customers::<S>::new(), |customers, rows| {
+        customers.for_each_row(rows, |customers, id, row| {
+            if row.day > obs_filter {
+                // The next row's customer may not be this one's (or not exist yet).
+                customers.last = None;
+                return Ok(());
+            }
+            customers.add(id, row, split)
+        })
+    })?;
 
     let obs = obs_given.unwrap_or(stats.max_day);
     if let Some(c) = cal {
@@ -806,23 +808,20 @@ fn resolve_out_of_order<S: State>(
         }
     }
     if pending > 0 {
-        source.read(
-            &mut *customers,
-            |customers, rows| {
-                customers.for_each_row(rows, |customers, id, row| {
-                    if row.day > obs_filter {
-                        return Ok(());
+        source.read(&mut *customers, |customers, rows| {
+            customers.for_each_row(rows, |customers, id, row| {
+                if row.day > obs_filter {
+                    return Ok(());
+                }
+                if let Some(state) = customers.table.get_mut(id, row.hash) {
+                    let extra = state.cal().extra;
+                    if extra != NO_EXTRA {
+                        customers.extra[extra as usize].push((row.day, row.amount));
                     }
-                    if let Some(state) = customers.table.get_mut(id, row.hash) {
-                        let extra = state.cal().extra;
-                        if extra != NO_EXTRA {
-                            customers.extra[extra as usize].push((row.day, row.amount));
-                        }
-                    }
-                    Ok(())
-                })
-            },
-        )?;
+                }
+                Ok(())
+            })
+        })?;
         let Customers { table, extra, .. } = customers;
         for state in table.values_mut() {
             let index = state.cal().extra;

@@ -58,8 +58,8 @@ pub fn for_each_transaction(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{ColumnRef, Delimiter, TimeUnit};
     use crate::format::SummaryOptions;
+    use crate::format::{ColumnRef, Delimiter, TimeUnit};
     use crate::summary::{summarize_file, summarize_records, Summary};
     use crate::test_util::file;
 
@@ -140,7 +140,10 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), summary_err.to_string());
         let input = err.input().unwrap();
-        assert_eq!((input.line, input.value.as_deref()), (Some(3), Some("2024-02-30")));
+        assert_eq!(
+            (input.line, input.value.as_deref()),
+            (Some(3), Some("2024-02-30"))
+        );
         assert_eq!(handed, 1, "the good row before the bad one was handed out");
     }
 
@@ -153,7 +156,10 @@ mod tests {
             Err(DataError::Internal("stop".into()))
         })
         .unwrap_err();
-        assert_eq!((calls, err.to_string().as_str()), (1, "internal error: stop"));
+        assert_eq!(
+            (calls, err.to_string().as_str()),
+            (1, "internal error: stop")
+        );
     }
 
     #[test]
@@ -225,7 +231,12 @@ mod tests {
         let Summary::Rfm(rfm) = summary else { panic!() };
         // Days 01-01 (1), 01-03 (18), 01-04 (32), 01-05 (4), 01-07 (8): 4 repeat days, total 62.
         assert_eq!(
-            (rfm[0].frequency, rfm[0].recency, rfm[0].t, rfm[0].monetary_value),
+            (
+                rfm[0].frequency,
+                rfm[0].recency,
+                rfm[0].t,
+                rfm[0].monetary_value
+            ),
             (4, 6.0, 6.0, 15.5)
         );
         assert_eq!(reads, 2);
