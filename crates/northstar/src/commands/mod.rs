@@ -3,6 +3,7 @@
 pub mod calc;
 pub mod clv;
 pub mod demo;
+pub mod engagement;
 pub mod evaluate;
 pub mod fit;
 pub mod predict;
@@ -43,6 +44,8 @@ enum Command {
     Saas(saas::Args),
     /// CLV calculator: formula and discounted LTV, LTV:CAC, payback, AOV LTV, K-factor.
     Calc(calc::Args),
+    /// Engagement from a usage-events file: DAU/WAU/MAU, stickiness, feature adoption, sessions.
+    Engagement(engagement::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -58,5 +61,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo => demo::run(),
         Command::Saas(args) => saas::run(args),
         Command::Calc(args) => calc::run(args),
+        Command::Engagement(args) => engagement::run(args),
     }
 }
