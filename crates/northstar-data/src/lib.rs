@@ -33,7 +33,7 @@ pub use format::{
     ColumnRef, Delimiter, NegativeAmounts, SummaryOptions, TimeUnit, TransactionFormat,
 };
 pub use numeric_table::{read_numeric_table, NumericTable, TableSpec};
-pub use rfm_input::{read_rfm_csv, RfmInput};
+pub use rfm_input::{read_rfm_csv, CustomerIds, RfmInput, RfmTable};
 pub use summary::{summarize_file, summarize_records, CalibrationHoldoutRow, RfmRow, Summary};
 pub use transactions::for_each_transaction;
 pub use write::{write_calibration_holdout_csv, write_rfm_csv};

@@ -5,7 +5,9 @@
 //!
 //! The table has one row per customer, so it is read whole into memory (memory grows with the
 //! number of customers either way). Files without quotes are then split into line-aligned chunks
-//! and parsed on every core; files with quoted fields go through the general CSV reader.
+//! and parsed on every core; files with quoted fields go through the general CSV reader. The
+//! result is columnar ([`RfmTable`]): a handful of vectors and one string holding every id, so a
+//! million-row table costs no per-row allocation.
 
 use std::path::Path;
 
@@ -16,12 +18,12 @@ use crate::format::Delimiter;
 use crate::records::{trim, Record, Records};
 
 /// One row of an RFM table as read, before any model-level validation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RfmInput {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RfmInput<'a> {
     /// 1-based physical line of the row in the file.
     pub line: u64,
     /// Customer id as written (surrounding whitespace trimmed).
-    pub customer_id: String,
+    pub customer_id: &'a str,
     /// Repeat purchases (parsed as a number; integrality is checked later).
     pub frequency: f64,
     /// Time of the last purchase since the first.
@@ -33,6 +35,155 @@ pub struct RfmInput {
     /// Row weight (number of identical customers), if the table has a `weight` column and the
     /// cell is not empty.
     pub weight: Option<f64>,
+}
+
+/// Customer ids stored end to end in one string: no allocation per id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerIds {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl CustomerIds {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends one id.
+    pub fn push(&mut self, id: &str) {
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no ids.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The `i`-th id; panics when `i >= len()`.
+    ///
+    /// ```
+    /// let mut ids = northstar_data::CustomerIds::new();
+    /// ids.push("a");
+    /// ids.push("bc");
+    /// assert_eq!((ids.get(1), ids.len()), ("bc", 2));
+    /// ```
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    /// The ids in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    fn append(&mut self, other: &CustomerIds) {
+        let offset = self.text.len();
+        self.text.push_str(&other.text);
+        self.ends.extend(other.ends.iter().map(|end| end + offset));
+    }
+}
+
+impl<'a> FromIterator<&'a str> for CustomerIds {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
+        let mut ids = CustomerIds::new();
+        for id in iter {
+            ids.push(id);
+        }
+        ids
+    }
+}
+
+/// An RFM table as read: one entry per data row in every column, in file order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RfmTable {
+    /// 1-based physical line of each row.
+    pub lines: Vec<u64>,
+    /// Customer ids as written (surrounding whitespace trimmed).
+    pub ids: CustomerIds,
+    /// Repeat purchases (parsed as a number; integrality is checked later).
+    pub frequency: Vec<f64>,
+    /// Time of the last purchase since the first.
+    pub recency: Vec<f64>,
+    /// Time since the first purchase (column `T`).
+    pub t: Vec<f64>,
+    /// Mean repeat spend per row when the table has a `monetary_value` column (`None` for an
+    /// empty cell).
+    pub monetary_value: Option<Vec<Option<f64>>>,
+    /// Row weight when the table has a `weight` column (`None` for an empty cell).
+    pub weight: Option<Vec<Option<f64>>>,
+}
+
+impl RfmTable {
+    fn with_columns(columns: &Columns<'_>, capacity: usize) -> Self {
+        RfmTable {
+            lines: Vec::with_capacity(capacity),
+            ids: CustomerIds {
+                text: String::with_capacity(capacity * 8),
+                ends: Vec::with_capacity(capacity),
+            },
+            frequency: Vec::with_capacity(capacity),
+            recency: Vec::with_capacity(capacity),
+            t: Vec::with_capacity(capacity),
+            monetary_value: columns
+                .monetary
+                .as_ref()
+                .map(|_| Vec::with_capacity(capacity)),
+            weight: columns
+                .weight
+                .as_ref()
+                .map(|_| Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Row `i` (panics when `i >= len()`).
+    pub fn row(&self, i: usize) -> RfmInput<'_> {
+        RfmInput {
+            line: self.lines[i],
+            customer_id: self.ids.get(i),
+            frequency: self.frequency[i],
+            recency: self.recency[i],
+            t: self.t[i],
+            monetary_value: self.monetary_value.as_ref().and_then(|m| m[i]),
+            weight: self.weight.as_ref().and_then(|w| w[i]),
+        }
+    }
+
+    /// The rows in file order.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = RfmInput<'_>> + '_ {
+        (0..self.len()).map(|i| self.row(i))
+    }
+
+    fn append(&mut self, other: &RfmTable) {
+        self.lines.extend_from_slice(&other.lines);
+        self.ids.append(&other.ids);
+        self.frequency.extend_from_slice(&other.frequency);
+        self.recency.extend_from_slice(&other.recency);
+        self.t.extend_from_slice(&other.t);
+        if let (Some(mine), Some(theirs)) = (&mut self.monetary_value, &other.monetary_value) {
+            mine.extend_from_slice(theirs);
+        }
+        if let (Some(mine), Some(theirs)) = (&mut self.weight, &other.weight) {
+            mine.extend_from_slice(theirs);
+        }
+    }
 }
 
 struct Col {
@@ -137,9 +288,8 @@ impl<'a> Columns<'a> {
         if optional && bytes.is_empty() {
             return Ok(None);
         }
-        let parsed = std::str::from_utf8(bytes)
+        let parsed = fast_float2::parse::<f64, _>(bytes)
             .ok()
-            .and_then(|s| s.parse::<f64>().ok())
             .filter(|v| v.is_finite());
         parsed.map(Some).ok_or_else(|| {
             DataError::from(
@@ -159,11 +309,11 @@ impl<'a> Columns<'a> {
         })
     }
 
-    /// Converts one data row (already checked to have the header's width).
-    fn row(&self, line: u64, fields: &[&[u8]]) -> Result<RfmInput, DataError> {
+    /// Appends one data row (already checked to have the header's width) to `table`.
+    fn push_row(&self, line: u64, fields: &[&[u8]], table: &mut RfmTable) -> Result<(), DataError> {
         let id_bytes = trim(fields[self.id]);
         let customer_id = match std::str::from_utf8(id_bytes) {
-            Ok(s) if !s.is_empty() => s.to_string(),
+            Ok(s) if !s.is_empty() => s,
             Ok(_) => {
                 return Err(InputError::new(
                     InputErrorKind::EmptyCustomerId,
@@ -194,21 +344,21 @@ impl<'a> Columns<'a> {
             self.number(line, col, fields, false)
                 .map(|v| v.unwrap_or(f64::NAN))
         };
-        let optional = |col: &Option<Col>| {
-            col.as_ref()
-                .map(|c| self.number(line, c, fields, true))
-                .transpose()
-                .map(Option::flatten)
-        };
-        Ok(RfmInput {
-            line,
-            customer_id,
-            frequency: required(&self.frequency)?,
-            recency: required(&self.recency)?,
-            t: required(&self.t)?,
-            monetary_value: optional(&self.monetary)?,
-            weight: optional(&self.weight)?,
-        })
+        let frequency = required(&self.frequency)?;
+        let recency = required(&self.recency)?;
+        let t = required(&self.t)?;
+        if let (Some(col), Some(values)) = (&self.monetary, &mut table.monetary_value) {
+            values.push(self.number(line, col, fields, true)?);
+        }
+        if let (Some(col), Some(values)) = (&self.weight, &mut table.weight) {
+            values.push(self.number(line, col, fields, true)?);
+        }
+        table.lines.push(line);
+        table.ids.push(customer_id);
+        table.frequency.push(frequency);
+        table.recency.push(recency);
+        table.t.push(t);
+        Ok(())
     }
 
     fn no_rows(&self) -> DataError {
@@ -243,10 +393,11 @@ fn empty_file(path: &Path, id_col: &str) -> DataError {
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("rfm.csv");
 /// std::fs::write(&path, "customer_id,frequency,recency,T,extra\nc1,2,30.43,38.86,x\n").unwrap();
-/// let rows = northstar_data::read_rfm_csv(&path, "customer_id").unwrap();
-/// assert_eq!((rows[0].line, rows[0].frequency, rows[0].t, rows[0].weight), (2, 2.0, 38.86, None));
+/// let table = northstar_data::read_rfm_csv(&path, "customer_id").unwrap();
+/// let row = table.row(0);
+/// assert_eq!((row.line, row.customer_id, row.frequency, row.t, row.weight), (2, "c1", 2.0, 38.86, None));
 /// ```
-pub fn read_rfm_csv(path: &Path, id_col: &str) -> Result<Vec<RfmInput>, DataError> {
+pub fn read_rfm_csv(path: &Path, id_col: &str) -> Result<RfmTable, DataError> {
     let bytes = std::fs::read(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
@@ -289,7 +440,7 @@ fn split_fields<'a>(text: &'a [u8], fields: &mut Vec<&'a [u8]>) {
 }
 
 /// The fast path for files without quotes: the header on line 1, then the rows in parallel chunks.
-fn read_simple(path: &Path, id_col: &str, body: &[u8]) -> Result<Vec<RfmInput>, DataError> {
+fn read_simple(path: &Path, id_col: &str, body: &[u8]) -> Result<RfmTable, DataError> {
     let header_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
     let header = body[..header_end]
         .strip_suffix(b"\r")
@@ -324,12 +475,12 @@ fn read_simple(path: &Path, id_col: &str, body: &[u8]) -> Result<Vec<RfmInput>, 
         first_lines.push(line);
         line += memchr::memchr_iter(b'\n', chunk).count() as u64;
     }
-    let parsed: Vec<Result<Vec<RfmInput>, DataError>> = chunks
+    let parsed: Vec<Result<RfmTable, DataError>> = chunks
         .par_iter()
         .zip(first_lines)
         .map(|(chunk, first_line)| {
             let chunk = chunk.strip_suffix(b"\n").unwrap_or(chunk);
-            let mut rows = Vec::with_capacity(chunk.len() / 32);
+            let mut rows = RfmTable::with_columns(&columns, chunk.len() / 32);
             let mut fields: Vec<&[u8]> = Vec::with_capacity(columns.width());
             for (line, text) in lines(chunk, first_line) {
                 if trim(text).is_empty() {
@@ -339,18 +490,18 @@ fn read_simple(path: &Path, id_col: &str, body: &[u8]) -> Result<Vec<RfmInput>, 
                 if fields.len() != columns.width() {
                     return Err(columns.ragged(line, fields.len()));
                 }
-                rows.push(columns.row(line, &fields)?);
+                columns.push_row(line, &fields, &mut rows)?;
             }
             Ok(rows)
         })
         .collect();
-    let mut rows = Vec::new();
+    let mut rows = RfmTable::default();
     for chunk in parsed {
         let chunk = chunk?;
         if rows.is_empty() {
             rows = chunk;
         } else {
-            rows.extend(chunk);
+            rows.append(&chunk);
         }
     }
     if rows.is_empty() {
@@ -360,7 +511,7 @@ fn read_simple(path: &Path, id_col: &str, body: &[u8]) -> Result<Vec<RfmInput>, 
 }
 
 /// Any CSV (quoted fields, blank lines before the header, ...), read record by record.
-fn read_general(path: &Path, id_col: &str) -> Result<Vec<RfmInput>, DataError> {
+fn read_general(path: &Path, id_col: &str) -> Result<RfmTable, DataError> {
     let mut no_progress = |_| {};
     let mut records = Records::open(path, Delimiter::Comma, &mut no_progress)?;
     let mut record = Record::new();
@@ -372,13 +523,13 @@ fn read_general(path: &Path, id_col: &str) -> Result<Vec<RfmInput>, DataError> {
         .map(|f| String::from_utf8_lossy(trim(f)).into_owned())
         .collect();
     let columns = Columns::from_header(path, id_col, names, header_line)?;
-    let mut rows = Vec::new();
+    let mut rows = RfmTable::with_columns(&columns, 0);
     while let Some(line) = records.next(&mut record)? {
         if record.len() != columns.width() {
             return Err(columns.ragged(line, record.len()));
         }
         let fields: Vec<&[u8]> = record.iter().collect();
-        rows.push(columns.row(line, &fields)?);
+        columns.push_row(line, &fields, &mut rows)?;
     }
     if rows.is_empty() {
         return Err(columns.no_rows());
@@ -407,11 +558,11 @@ mod tests {
         );
         let rows = read_rfm_csv(&path, "ID").unwrap();
         assert_eq!(
-            rows,
+            rows.rows().collect::<Vec<_>>(),
             vec![
                 RfmInput {
                     line: 2,
-                    customer_id: "1".into(),
+                    customer_id: "1",
                     frequency: 2.0,
                     recency: 30.43,
                     t: 38.86,
@@ -420,7 +571,7 @@ mod tests {
                 },
                 RfmInput {
                     line: 4,
-                    customer_id: "2".into(),
+                    customer_id: "2",
                     frequency: 0.0,
                     recency: 0.0,
                     t: 38.86,
@@ -432,10 +583,40 @@ mod tests {
     }
 
     #[test]
+    fn numbers_take_every_form_rust_parses() {
+        let (_dir, path) = file(
+            "rfm.csv",
+            "customer_id,frequency,recency,T\na,+1,.5,5.\nb,1e1,2.5E-1, 3 \n",
+        );
+        let table = read_rfm_csv(&path, "customer_id").unwrap();
+        assert_eq!(
+            (table.frequency, table.recency, table.t),
+            (vec![1.0, 10.0], vec![0.5, 0.25], vec![5.0, 3.0])
+        );
+        for bad in ["1,5", "0x10", "1e", "--1", "nan", "1 2"] {
+            let (_dir, path) = file(
+                "rfm.csv",
+                format!("customer_id,frequency,recency,T\na,1,\"{bad}\",3\n"),
+            );
+            assert!(
+                read_rfm_csv(&path, "customer_id").is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    #[test]
     fn optional_columns_absent_read_as_none() {
         let (_dir, path) = file("rfm.csv", "customer_id,frequency,recency,T\na,1,2,3\n");
         let rows = read_rfm_csv(&path, "customer_id").unwrap();
-        assert_eq!((rows[0].monetary_value, rows[0].weight), (None, None));
+        assert_eq!(
+            (rows.monetary_value.as_ref(), rows.weight.as_ref()),
+            (None, None)
+        );
+        assert_eq!(
+            (rows.row(0).monetary_value, rows.row(0).weight),
+            (None, None)
+        );
     }
 
     #[test]

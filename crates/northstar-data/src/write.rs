@@ -248,7 +248,7 @@ mod tests {
         let (_dir, path) = file("rfm.csv", &text);
         let back = read_rfm_csv(&path, "customer_id").unwrap();
         assert_eq!(back.len(), 2);
-        for (r, b) in rows.iter().zip(&back) {
+        for (r, b) in rows.iter().zip(back.rows()) {
             assert_eq!(r.customer_id, b.customer_id);
             assert_eq!(r.frequency as f64, b.frequency);
             assert_eq!(

@@ -42,16 +42,16 @@ fn parent_dir(path: &Path) -> PathBuf {
 }
 
 /// Writes a CSV table: the id column, then one column of numbers per remaining header name.
-pub fn write_table(
+pub fn write_table<'a>(
     out: &mut dyn Write,
     header: &[&str],
-    ids: &[String],
+    ids: impl IntoIterator<Item = &'a str>,
     columns: &[&[f64]],
 ) -> Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(header)?;
     let mut buffer = ryu::Buffer::new();
-    for (i, id) in ids.iter().enumerate() {
+    for (i, id) in ids.into_iter().enumerate() {
         writer.write_field(id)?;
         for column in columns {
             writer.write_field(format_number(&mut buffer, column[i]))?;

@@ -2,6 +2,7 @@
 //! and line of any row that breaks the rules.
 
 use anyhow::{bail, Context, Result};
+use northstar_data::CustomerIds;
 use northstar_models::{validate_weight, Rfm};
 use std::path::Path;
 
@@ -17,7 +18,7 @@ pub enum Monetary {
 /// Validated customers from an RFM file.
 pub struct Customers {
     /// Customer ids, in file order.
-    pub ids: Vec<String>,
+    pub ids: CustomerIds,
     /// One validated summary per customer.
     pub rfm: Vec<Rfm>,
     /// Row weights, when the file has a `weight` column.
@@ -26,41 +27,49 @@ pub struct Customers {
 
 /// Reads and validates `path`; `id_col` names the customer-id column.
 pub fn read_customers(path: &Path, id_col: &str, monetary: Monetary) -> Result<Customers> {
-    let rows = northstar_data::read_rfm_csv(path, id_col)?;
-    if rows.is_empty() {
+    let table = northstar_data::read_rfm_csv(path, id_col)?;
+    if table.is_empty() {
         bail!("{}: the RFM table has no customers", path.display());
     }
-    let has_weight = rows[0].weight.is_some();
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut rfm = Vec::with_capacity(rows.len());
-    let mut weights = Vec::with_capacity(if has_weight { rows.len() } else { 0 });
-    for row in rows {
-        let context = || format!("{}: line {}", path.display(), row.line);
+    if monetary == Monetary::Required && table.monetary_value.is_none() {
+        bail!(
+            "{}: no monetary_value column; the spend model needs the mean repeat-purchase \
+             spend per customer (northstar summarize writes it when the log has amounts)",
+            path.display()
+        );
+    }
+    let context = |line: u64| format!("{}: line {line}", path.display());
+    let mut rfm = Vec::with_capacity(table.len());
+    for row in table.rows() {
         let monetary_value = match monetary {
             Monetary::Ignore => None,
-            Monetary::Required => Some(row.monetary_value.with_context(|| {
-                format!(
-                    "{}: no monetary_value column; the spend model needs the mean repeat-purchase \
-                     spend per customer (northstar summarize writes it when the log has amounts)",
-                    path.display()
-                )
-            })?),
+            Monetary::Required => Some(
+                row.monetary_value
+                    .with_context(|| format!("{}: empty monetary_value", context(row.line)))?,
+            ),
         };
         rfm.push(
             Rfm::try_new(row.frequency, row.recency, row.t, monetary_value)
-                .with_context(context)?,
+                .with_context(|| context(row.line))?,
         );
-        if has_weight {
-            let weight = row
-                .weight
-                .with_context(|| format!("{}: missing weight", context()))?;
-            weights.push(validate_weight(weight).with_context(context)?);
-        }
-        ids.push(row.customer_id);
     }
+    let weights = match &table.weight {
+        None => None,
+        Some(column) => Some(
+            column
+                .iter()
+                .zip(&table.lines)
+                .map(|(weight, &line)| {
+                    let weight =
+                        weight.with_context(|| format!("{}: missing weight", context(line)))?;
+                    validate_weight(weight).with_context(|| context(line))
+                })
+                .collect::<Result<Vec<f64>>>()?,
+        ),
+    };
     Ok(Customers {
-        ids,
+        ids: table.ids,
         rfm,
-        weights: has_weight.then_some(weights),
+        weights,
     })
 }

@@ -81,7 +81,7 @@ pub fn run(args: Args) -> Result<()> {
     let clv = customer_values(purchase.as_ref(), &spend, &customers.rfm, &options)
         .with_context(|| format!("{}", args.rfm.display()))?;
     write_output(args.output.as_deref(), |out| {
-        write_table(out, &["customer_id", "clv"], &customers.ids, &[&clv])
+        write_table(out, &["customer_id", "clv"], customers.ids.iter(), &[&clv])
     })
 }
 

@@ -42,7 +42,7 @@ pub fn run(args: Args) -> Result<()> {
                 write_table(
                     out,
                     &["customer_id", "p_alive", "expected_purchases"],
-                    &customers.ids,
+                    customers.ids.iter(),
                     &[&p_alive, &expected],
                 )
             })
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<()> {
                 .map(|c| (model.expected_probability_alive(c, 0), model.expected_purchases(c, periods)))
                 .unzip();
             write_output(args.output.as_deref(), |out| {
-                write_table(out, &["customer_id", "p_alive", "expected_purchases"], &input.ids, &[&p_alive, &expected])
+                write_table(out, &["customer_id", "p_alive", "expected_purchases"], input.ids.iter().map(String::as_str), &[&p_alive, &expected])
             })
         }
         LoadedModel::Retention(_) => bail!(
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> Result<()> {
                 write_table(
                     out,
                     &["customer_id", "expected_spend"],
-                    &customers.ids,
+                    customers.ids.iter(),
                     &[&spend],
                 )
             })
