@@ -7,6 +7,7 @@ mod output;
 mod period_input;
 mod progress;
 mod rfm_input;
+mod store_path;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod engagement;
 pub mod evaluate;
 pub mod fit;
+pub mod import;
 pub mod predict;
 pub mod retention;
 pub mod saas;
@@ -46,6 +47,8 @@ enum Command {
     Calc(calc::Args),
     /// Engagement from a usage-events file: DAU/WAU/MAU, stickiness, feature adoption, sessions.
     Engagement(engagement::Args),
+    /// Import a file into the workspace store (atomic; the same file twice changes nothing).
+    Import(import::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -62,5 +65,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Saas(args) => saas::run(args),
         Command::Calc(args) => calc::run(args),
         Command::Engagement(args) => engagement::run(args),
+        Command::Import(args) => import::run(args),
     }
 }
