@@ -7,6 +7,7 @@ mod output;
 mod period_input;
 mod progress;
 mod rfm_input;
+mod snapshot;
 mod store_path;
 
 use clap::Parser;

@@ -2,16 +2,22 @@
 
 pub mod calc;
 pub mod clv;
+pub mod config;
+pub mod customer;
+pub mod deliver;
 pub mod demo;
 pub mod engagement;
 pub mod evaluate;
 pub mod fit;
 pub mod import;
 pub mod predict;
+pub mod refresh;
 pub mod retention;
 pub mod saas;
+pub mod segments;
 pub mod simulate;
 pub mod summarize;
+pub mod tasks;
 
 use clap::{Parser, Subcommand};
 
@@ -45,10 +51,22 @@ enum Command {
     Saas(saas::Args),
     /// CLV calculator: formula and discounted LTV, LTV:CAC, payback, AOV LTV, K-factor.
     Calc(calc::Args),
-    /// Engagement from a usage-events file: DAU/WAU/MAU, stickiness, feature adoption, sessions.
-    Engagement(engagement::Args),
     /// Import a file into the workspace store (atomic; the same file twice changes nothing).
     Import(import::Args),
+    /// Engagement from a usage-events file: DAU/WAU/MAU, stickiness, feature adoption, sessions.
+    Engagement(engagement::Args),
+    /// Score every customer in the store as of a date: health, segment, triggered actions.
+    Refresh(refresh::Args),
+    /// The segments of a snapshot.
+    Segments(segments::Args),
+    /// One customer's scores, explained, with their history and actions.
+    Customer(customer::Args),
+    /// The tasks triggers created (and webhooks that could not be delivered).
+    Tasks(tasks::Args),
+    /// Send the pending webhooks of the outbox, retrying with backoff.
+    Deliver(deliver::Args),
+    /// Print the default northstar.toml, or check a config file.
+    Config(config::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -64,7 +82,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo => demo::run(),
         Command::Saas(args) => saas::run(args),
         Command::Calc(args) => calc::run(args),
-        Command::Engagement(args) => engagement::run(args),
         Command::Import(args) => import::run(args),
+        Command::Engagement(args) => engagement::run(args),
+        Command::Refresh(args) => refresh::run(args),
+        Command::Segments(args) => segments::run(args),
+        Command::Customer(args) => customer::run(args),
+        Command::Tasks(args) => tasks::run(args),
+        Command::Deliver(args) => deliver::run(args),
+        Command::Config(args) => config::run(args),
     }
 }
