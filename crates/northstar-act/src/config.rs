@@ -123,6 +123,10 @@ when = "true"
 #                           signed with X-Northstar-Signature: sha256=<HMAC-SHA256 of the body>,
 #                           the secret read from the environment variable named by `secret_env`,
 #                           retried with exponential backoff up to `max_attempts` (default 8).
+# Each action has the idempotency key "{trigger}:{customer_id}:{as_of}", so refreshing the same
+# date twice creates nothing new. Trigger names use letters, digits, "_", "-" and ".".
+# The default trigger below applies when the file has neither [[trigger]] nor [[segment]];
+# a file with its own segments and no [[trigger]] has no triggers (`trigger = []` disables them).
 [[trigger]]
 name = "cs-task-on-risk"
 on = "segment_entered"

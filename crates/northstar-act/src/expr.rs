@@ -987,6 +987,33 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_of_a_real_condition_compiles_or_errors_and_evaluates_without_panic() {
+        let full = "tier == 'red' || (usage_trend <= -0.5 && size(plan) > 2) || \
+                    [1, 2].exists(x, x * 2.0 >= days_since_last_activity / 7) || \
+                    plan.startsWith('ent') || {'a': 1}['a'] in [1] || -p_alive < -0.3 ? true : false";
+        let mut f = customer();
+        f.set_text("tier", "green");
+        f.set_text("plan", "enterprise");
+        f.set_number("days_since_last_activity", Some(3.0));
+        let mut compiled = 0;
+        for end in (0..=full.len()).filter(|&i| full.is_char_boundary(i)) {
+            if let Ok(e) = CompiledExpr::compile(&full[..end]) {
+                compiled += 1;
+                let rt = Runtime::new(std::iter::once(&e));
+                let _ = e.eval_bool(&rt.scope(&f, None, None), "segment \"p\"");
+            }
+        }
+        // The whole expression and a handful of prefixes (at each complete `||` operand) compile.
+        assert!(compiled >= 5, "{compiled}");
+        // tier is green and usage_trend null (false); the exists() holds: 1 * 2.0 >= 3 / 7.
+        assert_eq!(eval(full, &f), Ok(true));
+        assert_eq!(
+            eval(&full[..full.find(" || [1, 2]").unwrap()], &f),
+            Ok(false)
+        );
+    }
+
+    #[test]
     fn runtime_can_be_shared_across_threads() {
         fn assert_sync<T: Send + Sync>() {}
         assert_sync::<CompiledExpr>();
