@@ -74,7 +74,9 @@
 //! ```
 #![deny(missing_docs)]
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
 use chrono::{Datelike, NaiveDate};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -186,12 +188,72 @@ fn serialize_date<S: Serializer>(date: &NaiveDate, s: S) -> Result<S::Ok, S::Err
     s.collect_str(&date.format("%Y-%m-%d"))
 }
 
+/// Bytes of a [`Key`] stored inline.
+const INLINE: usize = 38;
+
+/// A hash-map key string, stored inline when it has at most [`INLINE`] bytes, so that a lookup
+/// compares keys without following a pointer (one cache miss fewer per lookup).
+#[derive(Debug, Clone)]
+enum Key {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+impl Key {
+    fn new(s: &str) -> Self {
+        if s.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Key::Inline {
+                len: s.len() as u8,
+                bytes,
+            }
+        } else {
+            Key::Heap(s.into())
+        }
+    }
+
+    #[inline]
+    fn as_str(&self) -> &str {
+        match self {
+            // The bytes were copied from a `str`, so they are UTF-8.
+            Key::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..*len as usize]).unwrap_or("")
+            }
+            Key::Heap(s) => s,
+        }
+    }
+}
+
+impl Borrow<str> for Key {
+    #[inline]
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Hash for Key {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl PartialEq for Key {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Key {}
+
 /// Running state of one account.
 #[derive(Debug)]
 struct AccountState {
-    id: Box<str>,
-    /// Users of this account by user id.
-    users: FxHashMap<Box<str>, u32>,
+    id: Key,
+    /// Users of this account whose user id was first seen in another account.
+    other_users: FxHashMap<Key, u32>,
     events_window: u64,
     events_previous: u64,
     last_ms: i64,
@@ -211,7 +273,7 @@ struct UserState {
     /// sorted by start, consecutive sessions more than [`SESSION_GAP_MS`] apart.
     implicit: Vec<(i64, i64)>,
     /// Explicit sessions by session id: (first, last) milliseconds over all their events.
-    explicit: FxHashMap<Box<str>, (i64, i64)>,
+    explicit: FxHashMap<Key, (i64, i64)>,
 }
 
 /// Accumulates events (in any order) into an [`EngagementReport`].
@@ -228,17 +290,19 @@ pub struct EngagementBuilder {
     /// Last millisecond of the as-of day.
     end_ms: i64,
     accounts: Vec<AccountState>,
-    account_ids: FxHashMap<Box<str>, u32>,
+    account_ids: FxHashMap<Key, u32>,
     users: Vec<UserState>,
+    /// Each user id, to the user first seen with it (in whatever account).
+    user_ids: FxHashMap<Key, u32>,
     features: Vec<Box<str>>,
-    feature_ids: FxHashMap<Box<str>, u32>,
+    feature_ids: FxHashMap<Key, u32>,
     /// (account, feature) used in the window, for feature ids ≥ [`FEATURE_BITS`].
     wide_features: FxHashSet<(u32, u32)>,
-    /// The last account and user seen, to skip the lookups for runs of one user's events.
+    /// The last (customer id, user id) seen and its (account, user), to skip the lookups for
+    /// runs of one user's events.
     last_customer: String,
-    last_account: Option<u32>,
     last_user_id: String,
-    last_user: Option<u32>,
+    last: Option<(u32, u32)>,
     last_feature: String,
     last_feature_id: Option<u32>,
     events_used: u64,
@@ -260,13 +324,13 @@ impl EngagementBuilder {
             accounts: Vec::new(),
             account_ids: FxHashMap::default(),
             users: Vec::new(),
+            user_ids: FxHashMap::default(),
             features: Vec::new(),
             feature_ids: FxHashMap::default(),
             wide_features: FxHashSet::default(),
             last_customer: String::new(),
-            last_account: None,
             last_user_id: String::new(),
-            last_user: None,
+            last: None,
             last_feature: String::new(),
             last_feature_id: None,
             events_used: 0,
@@ -289,8 +353,7 @@ impl EngagementBuilder {
             return;
         }
         self.events_used += 1;
-        let account = self.account_index(event.customer_id);
-        let user = self.user_index(account, event.user_id);
+        let (account, user) = self.resolve(event.customer_id, event.user_id);
         let in_window = t >= self.window_start_ms;
 
         let state = &mut self.accounts[account as usize];
@@ -315,7 +378,7 @@ impl EngagementBuilder {
                     span.1 = span.1.max(t);
                 }
                 None => {
-                    u.explicit.insert(session.into(), (t, t));
+                    u.explicit.insert(Key::new(session), (t, t));
                 }
             },
             None if in_window => add_to_sessions(&mut u.implicit, t),
@@ -336,63 +399,78 @@ impl EngagementBuilder {
         }
     }
 
+    /// The (account, user) indexes of an event's ids, creating them when new.
     #[inline]
-    fn account_index(&mut self, customer_id: &str) -> u32 {
-        if let Some(index) = self.last_account {
-            if self.last_customer == customer_id {
-                return index;
+    fn resolve(&mut self, customer_id: &str, user_id: &str) -> (u32, u32) {
+        if let Some(found) = self.last {
+            if self.last_user_id == user_id && self.last_customer == customer_id {
+                return found;
             }
         }
-        let index = match self.account_ids.get(customer_id) {
-            Some(&index) => index,
+        let found = match self.user_ids.get(user_id) {
+            Some(&user) => {
+                let account = self.users[user as usize].account;
+                if self.accounts[account as usize].id.as_str() == customer_id {
+                    (account, user)
+                } else {
+                    self.resolve_user_of_another_account(customer_id, user_id)
+                }
+            }
             None => {
-                let index = self.accounts.len() as u32;
-                let id: Box<str> = customer_id.into();
-                self.account_ids.insert(id.clone(), index);
-                self.accounts.push(AccountState {
-                    id,
-                    users: FxHashMap::default(),
-                    events_window: 0,
-                    events_previous: 0,
-                    last_ms: i64::MIN,
-                    feature_bits: 0,
-                });
-                index
+                let account = self.account_index(customer_id);
+                let user = self.new_user(account);
+                self.user_ids.insert(Key::new(user_id), user);
+                (account, user)
             }
         };
         self.last_customer.clear();
         self.last_customer.push_str(customer_id);
-        self.last_account = Some(index);
-        self.last_user = None;
+        self.last_user_id.clear();
+        self.last_user_id.push_str(user_id);
+        self.last = Some(found);
+        found
+    }
+
+    /// [`Self::resolve`] for a user id first seen in another account: another user.
+    #[cold]
+    fn resolve_user_of_another_account(&mut self, customer_id: &str, user_id: &str) -> (u32, u32) {
+        let account = self.account_index(customer_id);
+        if let Some(&user) = self.accounts[account as usize].other_users.get(user_id) {
+            return (account, user);
+        }
+        let user = self.new_user(account);
+        self.accounts[account as usize]
+            .other_users
+            .insert(Key::new(user_id), user);
+        (account, user)
+    }
+
+    fn account_index(&mut self, customer_id: &str) -> u32 {
+        if let Some(&index) = self.account_ids.get(customer_id) {
+            return index;
+        }
+        let index = self.accounts.len() as u32;
+        self.account_ids.insert(Key::new(customer_id), index);
+        self.accounts.push(AccountState {
+            id: Key::new(customer_id),
+            other_users: FxHashMap::default(),
+            events_window: 0,
+            events_previous: 0,
+            last_ms: i64::MIN,
+            feature_bits: 0,
+        });
         index
     }
 
-    #[inline]
-    fn user_index(&mut self, account: u32, user_id: &str) -> u32 {
-        if let Some(index) = self.last_user {
-            if self.last_user_id == user_id {
-                return index;
-            }
-        }
-        let users = &mut self.accounts[account as usize].users;
-        let index = match users.get(user_id) {
-            Some(&index) => index,
-            None => {
-                let index = self.users.len() as u32;
-                users.insert(user_id.into(), index);
-                self.users.push(UserState {
-                    account,
-                    active_days: 0,
-                    last_implicit_before_window: i64::MIN,
-                    implicit: Vec::new(),
-                    explicit: FxHashMap::default(),
-                });
-                index
-            }
-        };
-        self.last_user_id.clear();
-        self.last_user_id.push_str(user_id);
-        self.last_user = Some(index);
+    fn new_user(&mut self, account: u32) -> u32 {
+        let index = self.users.len() as u32;
+        self.users.push(UserState {
+            account,
+            active_days: 0,
+            last_implicit_before_window: i64::MIN,
+            implicit: Vec::new(),
+            explicit: FxHashMap::default(),
+        });
         index
     }
 
@@ -407,9 +485,8 @@ impl EngagementBuilder {
             Some(&id) => id,
             None => {
                 let id = self.features.len() as u32;
-                let name: Box<str> = feature.into();
-                self.feature_ids.insert(name.clone(), id);
-                self.features.push(name);
+                self.feature_ids.insert(Key::new(feature), id);
+                self.features.push(feature.into());
                 id
             }
         };
@@ -492,7 +569,7 @@ impl EngagementBuilder {
             .zip(&totals)
             .zip(&features_used)
             .map(|((account, totals), &features)| AccountEngagement {
-                customer_id: account.id.to_string(),
+                customer_id: account.id.as_str().to_string(),
                 active_users_30d: totals.mau,
                 dau_mau: (totals.mau > 0)
                     .then(|| totals.active_user_days as f64 / window / totals.mau as f64),

@@ -309,7 +309,9 @@ fn more_than_64_features_are_counted_exactly() {
 fn out_of_order_events_merge_sessions_as_if_sorted() {
     // Events at 0, 20 and 40 minutes are one session whatever the order they arrive in;
     // 0 and 40 alone are two.
-    let cases: [(&[i64], &[(i64, i64)]); 6] = [
+    // (arrival order in minutes, expected sessions in minutes)
+    type Case = (&'static [i64], &'static [(i64, i64)]);
+    let cases: [Case; 6] = [
         (&[40, 0, 20], &[(0, 40)]),
         (&[0, 40, 20], &[(0, 40)]),
         (&[40, 0], &[(0, 0), (40, 40)]),
@@ -397,4 +399,32 @@ fn json_has_the_issue_keys_in_order_with_nulls_where_undefined() {
         s = serde_json::to_string(&(1.0f64 / 30.0)).unwrap()
     );
     assert_eq!(json, expected);
+}
+
+#[test]
+fn long_ids_and_one_user_id_in_several_accounts_stay_apart() {
+    // Ids longer than the inline key size, differing only in the last byte.
+    let long_a = "a".repeat(60);
+    let long_b = format!("{}b", "a".repeat(59));
+    let t = at(2024, 3, 30, 10, 0, 0, 0);
+    let r = report(&[
+        ev(&long_a, "u", t),
+        ev(&long_b, "u", t + 10 * MIN),
+        ev(&long_a, "u", t + 20 * MIN),
+        ev(&long_b, "v", t + 50 * MIN),
+        ev("short", "u", t + 55 * MIN),
+        ev(&long_b, "u", t + 90 * MIN),
+    ]);
+    // Four users: (long_a, u), (long_b, u), (long_b, v), (short, u).
+    assert_eq!((r.dau, r.mau), (4, 4));
+    let a = r.account(&long_a).unwrap();
+    // long_a's u: 10:00 and 10:20 form one 20-minute session; long_b's u at 10:10 in between
+    // belongs to another user.
+    assert_eq!((a.active_users_30d, a.sessions_30d), (1, 1));
+    assert_eq!(a.avg_session_minutes, Some(20.0));
+    let b = r.account(&long_b).unwrap();
+    // long_b: u at 10:10 and 11:30 (80 minutes apart: two sessions), v at 10:50 (one).
+    assert_eq!((b.active_users_30d, b.sessions_30d), (2, 3));
+    assert_eq!(b.avg_session_minutes, Some(0.0));
+    assert_eq!(r.account("short").unwrap().active_users_30d, 1);
 }
