@@ -8,6 +8,9 @@
 //!   Memory grows with the number of customers, not rows.
 //! * [`write_rfm_csv`] and [`write_calibration_holdout_csv`] write those tables as CSV.
 //! * [`read_rfm_csv`] reads an RFM table back for fitting and prediction.
+//! * [`for_each_event`] streams a product-usage events file (`customer_id,user_id,timestamp,event`
+//!   plus optional `feature`, `session_id`, `duration_seconds`) as [`EventRecord`]s with UTC
+//!   millisecond timestamps, in constant memory.
 //!
 //! Every user error is an [`InputError`] naming the file, line, column and value and saying
 //! what was expected. Nothing here knows about models.
