@@ -386,7 +386,7 @@ fn refresh(dir: &Path) -> String {
     ok(
         dir,
         &["refresh", "--as-of", AS_OF, "--config", "ns.toml"],
-        false,
+        true, // as a user would run it, the secret exported: it must not leak
     )
     .0
 }
@@ -629,6 +629,24 @@ fn second_refresh_of_the_same_date_sends_nothing_new_and_creates_no_task() {
     assert_eq!(receiver.count(), 1, "no second POST");
     assert_eq!(json_of(dir, &["tasks", "--json"]), tasks_before);
     assert_eq!(statuses(dir).len(), 3);
+
+    // The next day: gamma is still red and delta still collapsed ((1 − 4) / 4 over
+    // 03-03..=04-01 against 02-02..=03-02), so nobody *enters* at_risk, and acme's limit_hit
+    // (03-30) is before the previous snapshot's date: nothing new either.
+    let next = ok(
+        dir,
+        &["refresh", "--as-of", "2024-04-01", "--config", "ns.toml"],
+        false,
+    )
+    .0;
+    assert!(next.contains("previous snapshot: 2024-03-31"), "{next}");
+    assert!(
+        next.contains("actions: 0 new (0 tasks), 0 already recorded"),
+        "{next}"
+    );
+    ok(dir, &["deliver", "--once"], true);
+    assert_eq!(receiver.count(), 1);
+    assert_eq!(json_of(dir, &["tasks", "--json"]), tasks_before);
 }
 
 // ------------------------------------------------------------------------------------------
