@@ -1,5 +1,6 @@
 //! Throughput of [`EngagementBuilder`] on synthetic events: 100,000 accounts of three users
-//! each, events spread over 120 days, half with one of 1,000 session ids, most with a feature.
+//! each, events spread over 120 days, in sessions of about eight events (half of them with a
+//! session id), three in four with a feature.
 //!
 //! ```sh
 //! cargo run --release -p northstar-engagement --example throughput -- 10000000 time
@@ -19,6 +20,8 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000_000);
     let order = args.next().unwrap_or_else(|| "time".into());
+    // A third argument `plain` leaves out features and session ids.
+    let plain = args.next().as_deref() == Some("plain");
     let as_of = NaiveDate::from_ymd_opt(2024, 6, 30).unwrap();
     let end = 19_905i64 * 86_400_000; // 2024-07-01T00:00Z
     let span = 120 * 86_400_000i64;
@@ -47,6 +50,16 @@ fn main() {
     if order == "user" {
         events.sort_unstable_by_key(|e| (e.0, e.1));
     }
+    // Sessions of about eight events: each user keeps a session (explicit with an id, or
+    // implicit) until it changes with probability 1/8 on an event (in the order pushed).
+    let mut current: Vec<u16> = (0..300_000).map(|_| (next() % 2000) as u16).collect();
+    for e in events.iter_mut() {
+        let session = &mut current[e.0 as usize];
+        if next() % 8 == 0 {
+            *session = (next() % 2000) as u16;
+        }
+        e.3 = *session;
+    }
 
     let start = Instant::now();
     let mut builder = EngagementBuilder::new(as_of);
@@ -55,8 +68,11 @@ fn main() {
             customer_id: &customers[(user / 3) as usize],
             user_id: &users[user as usize],
             timestamp_ms: t,
-            feature: features.get(feature as usize).copied(),
-            session_id: sessions.get(session as usize).map(String::as_str),
+            feature: features.get(feature as usize).copied().filter(|_| !plain),
+            session_id: sessions
+                .get(session as usize)
+                .map(String::as_str)
+                .filter(|_| !plain),
         });
     }
     let pushed = start.elapsed();

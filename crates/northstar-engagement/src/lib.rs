@@ -269,11 +269,88 @@ struct UserState {
     active_days: u32,
     /// Latest event without session id before the window (`i64::MIN` when none).
     last_implicit_before_window: i64,
-    /// Sessions of the in-window events without session id, as (first, last) milliseconds:
-    /// sorted by start, consecutive sessions more than [`SESSION_GAP_MS`] apart.
-    implicit: Vec<(i64, i64)>,
-    /// Explicit sessions by session id: (first, last) milliseconds over all their events.
-    explicit: FxHashMap<Key, (i64, i64)>,
+    /// Sessions of the in-window events without session id.
+    implicit: ImplicitSessions,
+    /// Sessions by session id.
+    explicit: ExplicitSessions,
+}
+
+/// A user's sessions of in-window events without session id, as (first, last) milliseconds,
+/// sorted by start, consecutive sessions more than [`SESSION_GAP_MS`] apart. The latest
+/// session is kept apart, so that events in time order touch no heap memory.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct ImplicitSessions {
+    earlier: Vec<(i64, i64)>,
+    latest: Option<(i64, i64)>,
+}
+
+impl ImplicitSessions {
+    /// Adds an event at `t`. Events in time order only touch the latest session; an earlier
+    /// event may extend a session, start one, or join two.
+    #[inline]
+    fn add(&mut self, t: i64) {
+        match &mut self.latest {
+            None => self.latest = Some((t, t)),
+            Some(latest) if t >= latest.0 => {
+                if t <= latest.1 + SESSION_GAP_MS {
+                    latest.1 = latest.1.max(t);
+                } else {
+                    self.earlier.push(*latest);
+                    *latest = (t, t);
+                }
+            }
+            Some(latest) => {
+                self.earlier.push(*latest);
+                insert_out_of_order(&mut self.earlier, t);
+                self.latest = self.earlier.pop();
+            }
+        }
+    }
+
+    /// The sessions in order of their start.
+    fn iter(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.earlier.iter().copied().chain(self.latest)
+    }
+}
+
+/// A user's sessions by session id: (first, last) milliseconds over all their events. The
+/// session of the last event with a session id is kept apart, so that a run of events of one
+/// session touches no hash table.
+#[derive(Debug, Default)]
+struct ExplicitSessions {
+    latest: Option<(Key, (i64, i64))>,
+    /// The other sessions (possibly also the latest one's id, merged by [`Self::into_spans`]).
+    others: FxHashMap<Key, (i64, i64)>,
+}
+
+impl ExplicitSessions {
+    #[inline]
+    fn add(&mut self, session: &str, t: i64) {
+        if let Some((key, span)) = &mut self.latest {
+            if key.as_str() == session {
+                span.0 = span.0.min(t);
+                span.1 = span.1.max(t);
+                return;
+            }
+        }
+        self.store_latest();
+        self.latest = Some((Key::new(session), (t, t)));
+    }
+
+    /// Merges the latest session into the others.
+    fn store_latest(&mut self) {
+        if let Some((key, (first, last))) = self.latest.take() {
+            let span = self.others.entry(key).or_insert((first, last));
+            span.0 = span.0.min(first);
+            span.1 = span.1.max(last);
+        }
+    }
+
+    /// Every session's (first, last).
+    fn into_spans(mut self) -> impl Iterator<Item = (i64, i64)> {
+        self.store_latest();
+        self.others.into_values()
+    }
 }
 
 /// Accumulates events (in any order) into an [`EngagementReport`].
@@ -372,16 +449,8 @@ impl EngagementBuilder {
             u.active_days |= 1 << offset;
         }
         match event.session_id.filter(|s| !s.is_empty()) {
-            Some(session) => match u.explicit.get_mut(session) {
-                Some(span) => {
-                    span.0 = span.0.min(t);
-                    span.1 = span.1.max(t);
-                }
-                None => {
-                    u.explicit.insert(Key::new(session), (t, t));
-                }
-            },
-            None if in_window => add_to_sessions(&mut u.implicit, t),
+            Some(session) => u.explicit.add(session, t),
+            None if in_window => u.implicit.add(t),
             None => {
                 u.last_implicit_before_window = u.last_implicit_before_window.max(t);
             }
@@ -468,8 +537,8 @@ impl EngagementBuilder {
             account,
             active_days: 0,
             last_implicit_before_window: i64::MIN,
-            implicit: Vec::new(),
-            explicit: FxHashMap::default(),
+            implicit: ImplicitSessions::default(),
+            explicit: ExplicitSessions::default(),
         });
         index
     }
@@ -509,7 +578,7 @@ impl EngagementBuilder {
         let (mut dau, mut wau, mut mau, mut active_user_days) = (0u64, 0u64, 0u64, 0u64);
         let as_of_bit = 1u32 << (WINDOW_DAYS - 1);
         let week_bits = 0x7Fu32 << (WINDOW_DAYS - 7);
-        for user in &self.users {
+        for user in self.users {
             let days = user.active_days;
             let account = &mut totals[user.account as usize];
             if days != 0 {
@@ -520,7 +589,7 @@ impl EngagementBuilder {
             wau += u64::from(days & week_bits != 0);
             active_user_days += u64::from(days.count_ones());
             account.active_user_days += u64::from(days.count_ones());
-            for (i, &(first, last)) in user.implicit.iter().enumerate() {
+            for (i, (first, last)) in user.implicit.iter().enumerate() {
                 // The first in-window session continues a session begun before the window when
                 // the last earlier event is at most the gap before it.
                 let continues = i == 0
@@ -531,7 +600,7 @@ impl EngagementBuilder {
                     account.session_ms += last - first;
                 }
             }
-            for &(first, last) in user.explicit.values() {
+            for (first, last) in user.explicit.into_spans() {
                 if first >= self.window_start_ms {
                     account.sessions += 1;
                     account.session_ms += last - first;
@@ -598,25 +667,7 @@ impl EngagementBuilder {
     }
 }
 
-/// Adds an event at `t` to a user's sessions: sorted by start, consecutive sessions more than
-/// [`SESSION_GAP_MS`] apart. Events in time order only touch the last session; an earlier
-/// event may extend a session, start one, or join two.
-#[inline]
-fn add_to_sessions(sessions: &mut Vec<(i64, i64)>, t: i64) {
-    match sessions.last_mut() {
-        None => sessions.push((t, t)),
-        Some(last) if t >= last.0 => {
-            if t <= last.1 + SESSION_GAP_MS {
-                last.1 = last.1.max(t);
-            } else {
-                sessions.push((t, t));
-            }
-        }
-        Some(_) => insert_out_of_order(sessions, t),
-    }
-}
-
-/// [`add_to_sessions`] for an event before the start of the last session.
+/// [`ImplicitSessions::add`] for an event before the start of the latest session.
 #[cold]
 fn insert_out_of_order(sessions: &mut Vec<(i64, i64)>, t: i64) {
     // Sessions [..next] start at or before t; sessions[next] exists and starts after t.

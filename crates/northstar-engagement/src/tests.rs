@@ -320,12 +320,12 @@ fn out_of_order_events_merge_sessions_as_if_sorted() {
         (&[100, 70, 75, 10, 90], &[(10, 10), (70, 100)]),
     ];
     for (order, expected) in cases {
-        let mut sessions = Vec::new();
+        let mut sessions = ImplicitSessions::default();
         for &m in order {
-            add_to_sessions(&mut sessions, m * MIN);
+            sessions.add(m * MIN);
         }
         let expected: Vec<(i64, i64)> = expected.iter().map(|&(a, b)| (a * MIN, b * MIN)).collect();
-        assert_eq!(sessions, expected, "{order:?}");
+        assert_eq!(sessions.iter().collect::<Vec<_>>(), expected, "{order:?}");
     }
 }
 
