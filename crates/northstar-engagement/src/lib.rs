@@ -292,7 +292,7 @@ impl ImplicitSessions {
         match &mut self.latest {
             None => self.latest = Some((t, t)),
             Some(latest) if t >= latest.0 => {
-                if t <= latest.1 + SESSION_GAP_MS {
+                if t <= latest.1.saturating_add(SESSION_GAP_MS) {
                     latest.1 = latest.1.max(t);
                 } else {
                     self.earlier.push(*latest);
@@ -594,16 +594,16 @@ impl EngagementBuilder {
                 // the last earlier event is at most the gap before it.
                 let continues = i == 0
                     && user.last_implicit_before_window != i64::MIN
-                    && first - user.last_implicit_before_window <= SESSION_GAP_MS;
+                    && first.saturating_sub(user.last_implicit_before_window) <= SESSION_GAP_MS;
                 if !continues {
                     account.sessions += 1;
-                    account.session_ms += last - first;
+                    account.session_ms = account.session_ms.saturating_add(last - first);
                 }
             }
             for (first, last) in user.explicit.into_spans() {
                 if first >= self.window_start_ms {
                     account.sessions += 1;
-                    account.session_ms += last - first;
+                    account.session_ms = account.session_ms.saturating_add(last - first);
                 }
             }
         }
@@ -672,8 +672,8 @@ impl EngagementBuilder {
 fn insert_out_of_order(sessions: &mut Vec<(i64, i64)>, t: i64) {
     // Sessions [..next] start at or before t; sessions[next] exists and starts after t.
     let next = sessions.partition_point(|s| s.0 <= t);
-    let joins_previous = next > 0 && t <= sessions[next - 1].1 + SESSION_GAP_MS;
-    let joins_next = sessions[next].0 - t <= SESSION_GAP_MS;
+    let joins_previous = next > 0 && t <= sessions[next - 1].1.saturating_add(SESSION_GAP_MS);
+    let joins_next = sessions[next].0.saturating_sub(t) <= SESSION_GAP_MS;
     match (joins_previous, joins_next) {
         (true, true) => {
             sessions[next - 1].1 = sessions[next].1;

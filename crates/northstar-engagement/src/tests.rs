@@ -428,3 +428,19 @@ fn long_ids_and_one_user_id_in_several_accounts_stay_apart() {
     assert_eq!(b.avg_session_minutes, Some(0.0));
     assert_eq!(r.account("short").unwrap().active_users_30d, 1);
 }
+
+#[test]
+fn extreme_timestamps_do_not_overflow() {
+    let r = report(&[
+        ev("a", "u", i64::MIN),
+        ev("a", "u", i64::MIN + 1).session("s"),
+        ev("a", "u", day(3, 30)),
+        ev("a", "u", day(3, 29)), // out of order: the slow path
+        ev("a", "u", i64::MAX),
+    ]);
+    assert_eq!(r.events_after_as_of, 1);
+    let a = r.account("a").unwrap();
+    // The two window events are a day apart: two sessions; the old ones are not in the window.
+    assert_eq!(a.sessions_30d, 2);
+    assert_eq!(a.days_since_last_activity, 0);
+}
