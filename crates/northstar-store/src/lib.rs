@@ -42,14 +42,13 @@ mod types;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
-    ActionKind, ActionStatus, CustomerScore, DatasetCounts, DatasetKind, EventRef, EventRow,
-    ImportOutcome, NewAction, OutboxRow, RowSink, Snapshot, SourceInfo, SubscriptionRow, TaskRow,
-    TaskStatus, WriteOutcome,
+    ActionKind, ActionStatus, Attributes, CustomerScore, DatasetCounts, DatasetKind, EventRef,
+    EventRow, ImportOutcome, NewAction, OutboxRow, RowSink, Snapshot, SourceInfo, SubscriptionRow,
+    TaskRow, TaskStatus, WriteOutcome,
 };
 
 use chrono::NaiveDate;
 use northstar_saas::SubscriptionBook;
-use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// Everything the commands need from a store. Implemented by [`SqliteStore`]; object safe.
@@ -115,7 +114,7 @@ pub trait Store {
     /// numbers as JSON numbers, other values as strings, empty cells absent), in order of first
     /// appearance. A customer in several sources gets the attributes merged, later sources
     /// winning.
-    fn customers(&self) -> Result<Vec<(String, Map<String, Value>)>, StoreError>;
+    fn customers(&self) -> Result<Vec<(String, Attributes)>, StoreError>;
 
     // --- Snapshots ---------------------------------------------------------------------------
 

@@ -692,12 +692,12 @@ impl Store for SqliteStore {
         Ok(found.into_iter().map(|(_, _, _, row)| row).collect())
     }
 
-    fn customers(&self) -> Result<Vec<(String, Map<String, Value>)>, StoreError> {
+    fn customers(&self) -> Result<Vec<(String, Attributes)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT customer_id, attributes FROM customers ORDER BY rowid")?;
         let mut rows = stmt.query([])?;
-        let mut out: Vec<(String, Map<String, Value>)> = Vec::new();
+        let mut out: Vec<(String, Attributes)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         while let Some(r) = rows.next()? {
             let id: String = r.get(0)?;

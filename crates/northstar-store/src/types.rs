@@ -74,6 +74,10 @@ impl FromStr for DatasetKind {
     }
 }
 
+/// A customer's attributes: the customers file's other columns (numbers as JSON numbers,
+/// other values as strings; empty cells absent).
+pub type Attributes = Map<String, Value>;
+
 /// Where an import comes from: the file's name (for people) and the SHA-256 of its bytes (for
 /// idempotency).
 #[derive(Debug, Clone, PartialEq, Eq)]
