@@ -200,6 +200,10 @@ fn run_nelder_mead<L: Likelihood>(
     })
 }
 
+/// A log-parameter beyond ±this (a parameter above 8,100 or below 1.2e-4 relative to the unit
+/// scale the models use) counts as having run off to the boundary.
+const BOUNDARY_LOG_PARAM: f64 = 9.0;
+
 /// Maximises a log-likelihood and reports estimates, fit statistics and standard errors.
 ///
 /// ```
@@ -246,9 +250,28 @@ pub fn maximize_likelihood<L: Likelihood>(
         Ok(run) => best = Some(run),
         Err(e) => notes.push(format!("L-BFGS failed ({e})")),
     }
-    let needs_fallback = best
-        .as_ref()
-        .is_none_or(|run| gradient_norm(&run.theta) > options.gradient_tolerance);
+    // Nelder–Mead helps where L-BFGS stalls inside the parameter space. When L-BFGS has carried
+    // a parameter towards 0 or infinity the likelihood is flat along that direction (for
+    // example no dropout at all: BG/NBD's a → 0, Pareto/NBD's s → 0), the simplex would only
+    // crawl along the ridge at great cost, and the fit is reported as not converged instead.
+    let at_boundary = |run: &RunOutcome| run.theta.iter().any(|t| t.abs() > BOUNDARY_LOG_PARAM);
+    let needs_fallback = best.as_ref().is_none_or(|run| {
+        gradient_norm(&run.theta) > options.gradient_tolerance && !at_boundary(run)
+    });
+    if let Some(run) = best.as_ref().filter(|run| at_boundary(run)) {
+        notes.push(format!(
+            "a parameter went to the boundary ({}), so the likelihood has no interior maximum; \
+             the data may show no dropout",
+            likelihood
+                .param_names()
+                .iter()
+                .zip(&run.theta)
+                .filter(|(_, t)| t.abs() > BOUNDARY_LOG_PARAM)
+                .map(|(name, t)| format!("{name} = {:.3e}", t.exp()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if needs_fallback {
         let from = best.as_ref().map_or(start.clone(), |run| run.theta.clone());
         if let Some(run) = &best {
