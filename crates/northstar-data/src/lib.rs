@@ -37,7 +37,9 @@ pub use format::{
 };
 pub use numeric_table::{read_numeric_table, NumericTable, TableSpec};
 pub use rfm_input::{read_rfm_csv, CustomerIds, RfmInput, RfmTable};
-pub use summary::{summarize_file, summarize_records, CalibrationHoldoutRow, RfmRow, Summary};
+pub use summary::{
+    summarize_file, summarize_records, CalibrationHoldoutRow, RecordFeed, RfmRow, Summary,
+};
 pub use transactions::for_each_transaction;
 pub use write::{write_calibration_holdout_csv, write_rfm_csv};
 

@@ -498,7 +498,7 @@ pub fn summarize_file(
 /// # Ok::<(), DataError>(())
 /// ```
 pub fn summarize_records<E: From<DataError>>(
-    source: &mut dyn FnMut(&mut dyn FnMut(&str, NaiveDate, f64)) -> Result<(), E>,
+    source: &mut RecordFeed<'_, E>,
     options: &SummaryOptions,
 ) -> Result<Summary, E> {
     let label = PathBuf::from("purchase records");
@@ -559,10 +559,14 @@ impl Source for FileSource<'_> {
     }
 }
 
+/// A feed of purchase records for [`summarize_records`]: called once, it hands every
+/// `(customer_id, day, amount)` to the callback it is given.
+pub type RecordFeed<'a, E> = dyn FnMut(&mut dyn FnMut(&str, NaiveDate, f64)) -> Result<(), E> + 'a;
+
 /// Parsed records from a callback ([`summarize_records`]).
 struct RecordSource<'a, E> {
     label: PathBuf,
-    source: &'a mut dyn FnMut(&mut dyn FnMut(&str, NaiveDate, f64)) -> Result<(), E>,
+    source: &'a mut RecordFeed<'a, E>,
     /// The source's own error, returned as it is.
     failed: Option<E>,
 }

@@ -58,8 +58,8 @@ pub fn run(args: Args) -> Result<()> {
         println!("no {}tasks", if args.open { "open " } else { "" });
     } else {
         println!(
-            "{:>6}  {:<24} {:<24} {:<10} {:<20} {}",
-            "id", "customer", "trigger", "as of", "created", "status"
+            "{:>6}  {:<24} {:<24} {:<10} {:<20} status",
+            "id", "customer", "trigger", "as of", "created"
         );
         for t in &tasks {
             println!(
