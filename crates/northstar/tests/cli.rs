@@ -546,3 +546,22 @@ fn each_kind_of_bad_input_fails_cleanly_with_file_line_and_no_output() {
         assert!(!out.exists(), "{name}: no output file");
     }
 }
+
+#[test]
+fn readme_shows_the_default_config_verbatim_and_the_example_config_checks() {
+    let defaults = run_ok(&["config"]);
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .unwrap();
+    assert!(
+        readme.contains(&format!("```toml\n{defaults}```")),
+        "README's config block differs from `northstar config`; paste its output again"
+    );
+    let example = data("northstar.example.toml");
+    let checked = run_ok(&["config", "--check", example.to_str().unwrap()]);
+    assert!(
+        checked.ends_with("ok (7 health measures, 3 segments, 2 triggers)\n"),
+        "{checked}"
+    );
+}
