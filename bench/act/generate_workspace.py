@@ -3,7 +3,8 @@
 customers file, seeded and reproducible.
 
   generate_workspace.py --customers 100000 --events 10000000 --as-of 2024-06-30 -o DIR
-      DIR/transactions.csv  customer_id,date,amount      (about 3 purchases per customer)
+      DIR/transactions.csv  customer_id,date,amount      (about 3 purchases per customer; each
+                            customer drops out after an exponential lifetime, mean one year)
       DIR/events.csv        customer_id,user_id,timestamp,event,feature,session_id,duration_seconds
                             (the 90 days up to --as-of, sorted by time; explicit and implicit
                             sessions; limit_hit and locked_feature_click events; some accounts
@@ -78,7 +79,9 @@ def large(args):
         start = as_of - dt.timedelta(days=540)
         for cid in ids:
             first = start + dt.timedelta(days=rng.randint(0, 500))
-            for day, amount in purchases(rng, first, as_of, rng.choice([0.5, 1, 2, 4]), 60.0):
+            # Customers drop out after an exponential lifetime (mean a year), as in BG/NBD.
+            gone = min(as_of, first + dt.timedelta(days=int(rng.expovariate(1 / 365.0))))
+            for day, amount in purchases(rng, first, gone, rng.choice([0.5, 1, 2, 4, 8]), 60.0):
                 f.write(f"{cid},{day.isoformat()},{amount:.2f}\n")
     write_customers(os.path.join(args.output, "customers.csv"), rng, ids)
 
@@ -90,7 +93,8 @@ def large(args):
     total_w = sum(weight)
     days = 90
     first_day = as_of - dt.timedelta(days=days - 1)
-    per_day = args.events // days
+    # Declining accounts skip part of their events; aim the total at --events.
+    per_day = int(args.events / days / 0.9)
     cum, acc = [], 0.0
     for w in weight:
         acc += w / total_w

@@ -32,6 +32,9 @@ pub struct FitOptions {
     /// Convergence threshold on the largest component of the mean log-likelihood's gradient
     /// with respect to the log-parameters.
     pub gradient_tolerance: f64,
+    /// Whether to compute standard errors (a numeric Hessian: two gradient evaluations per
+    /// parameter). Scoring pipelines that only need the estimates can skip them.
+    pub standard_errors: bool,
 }
 
 impl Default for FitOptions {
@@ -39,6 +42,7 @@ impl Default for FitOptions {
         Self {
             max_iterations: 1000,
             gradient_tolerance: 1e-7,
+            standard_errors: true,
         }
     }
 }
@@ -306,7 +310,11 @@ pub fn maximize_likelihood<L: Likelihood>(
     notes.push(run.termination);
     let k = params.len() as f64;
     Ok(FitReport {
-        std_errors: standard_errors(likelihood, &params),
+        std_errors: if options.standard_errors {
+            standard_errors(likelihood, &params)
+        } else {
+            vec![None; params.len()]
+        },
         aic: 2.0 * k - 2.0 * log_likelihood,
         bic: k * n.ln() - 2.0 * log_likelihood,
         log_likelihood,

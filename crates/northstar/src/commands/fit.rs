@@ -82,13 +82,24 @@ pub fn fit_purchase_model(
     customers: &[Rfm],
     weights: Option<&[f64]>,
 ) -> Result<FittedPurchaseModel> {
+    fit_purchase_model_with(kind, customers, weights, &FitOptions::default())
+}
+
+/// [`fit_purchase_model`] with optimizer settings.
+pub fn fit_purchase_model_with(
+    kind: ModelKind,
+    customers: &[Rfm],
+    weights: Option<&[f64]>,
+    options: &FitOptions,
+) -> Result<FittedPurchaseModel> {
     fn fitted<M: ModelParams + PurchaseProcess + 'static>(
         title: &'static str,
         fit: FitFn<M>,
         data: &CompressedRfm,
+        options: &FitOptions,
     ) -> Result<FittedPurchaseModel> {
         let bar = progress::spinner(&format!("fitting {title}"), data.rows.len());
-        let (model, report) = fit(data, &FitOptions::default())?;
+        let (model, report) = fit(data, options)?;
         bar.finish_and_clear();
         Ok(FittedPurchaseModel {
             json: fit_to_json(&model, &report, Map::new()),
@@ -100,9 +111,9 @@ pub fn fit_purchase_model(
     }
     let data = CompressedRfm::new(customers, weights);
     match kind {
-        ModelKind::Bgnbd => fitted("BG/NBD", BgNbd::fit, &data),
-        ModelKind::Mbgnbd => fitted("MBG/NBD", MbgNbd::fit, &data),
-        ModelKind::Pnbd => fitted("Pareto/NBD", ParetoNbd::fit, &data),
+        ModelKind::Bgnbd => fitted("BG/NBD", BgNbd::fit, &data, options),
+        ModelKind::Mbgnbd => fitted("MBG/NBD", MbgNbd::fit, &data, options),
+        ModelKind::Pnbd => fitted("Pareto/NBD", ParetoNbd::fit, &data, options),
         other => anyhow::bail!("{other:?} is not a purchase model for RFM data"),
     }
 }

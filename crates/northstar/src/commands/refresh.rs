@@ -24,6 +24,9 @@ pub struct Args {
     /// `northstar config` prints them).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Print how long each step took (to standard error).
+    #[arg(long)]
+    pub timings: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -62,8 +65,18 @@ pub fn run(args: Args) -> Result<()> {
         None => snapshot::latest_data_date(&store)?
             .context("the store holds no dated rows; give --as-of")?,
     };
-    let computed = snapshot::compute(&store, &config, &compiled, as_of)?;
+    let mut timer = snapshot::StepTimer::new(args.timings);
+    let mut events_reader = args.store.open()?;
+    let computed = snapshot::compute(
+        &store,
+        &mut events_reader,
+        &config,
+        &compiled,
+        as_of,
+        &mut timer,
+    )?;
     let written = store.write_snapshot(&computed.snapshot, &computed.scores, &computed.actions)?;
+    timer.step("writing the snapshot and actions");
 
     let mut segments: BTreeMap<&str, usize> = BTreeMap::new();
     for score in &computed.scores {
