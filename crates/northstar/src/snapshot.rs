@@ -115,7 +115,10 @@ pub fn compute(
         let (engagement, took) = engagement
             .join()
             .map_err(|_| anyhow::anyhow!("the engagement computation failed unexpectedly"))?;
-        timer.note(&format!("engagement (alongside): {:.2} s", took.as_secs_f64()));
+        timer.note(&format!(
+            "engagement (alongside): {:.2} s",
+            took.as_secs_f64()
+        ));
         anyhow::Ok((purchases?, engagement?))
     })?;
     timer.step("waiting for engagement");

@@ -550,10 +550,9 @@ fn each_kind_of_bad_input_fails_cleanly_with_file_line_and_no_output() {
 #[test]
 fn readme_shows_the_default_config_verbatim_and_the_example_config_checks() {
     let defaults = run_ok(&["config"]);
-    let readme = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
-    )
-    .unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
     assert!(
         readme.contains(&format!("```toml\n{defaults}```")),
         "README's config block differs from `northstar config`; paste its output again"
