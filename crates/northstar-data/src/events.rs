@@ -10,6 +10,7 @@ use crate::date::days_from_civil;
 use crate::error::{show, ColumnInfo, DataError, InputError, InputErrorKind};
 use crate::format::Delimiter;
 use crate::records::{trim, Record, Records};
+use crate::scan::utf8_error;
 
 /// Milliseconds in one day.
 const DAY_MS: i64 = 86_400_000;
@@ -337,21 +338,6 @@ pub(crate) fn parse_timestamp_ms(s: &[u8]) -> Option<i64> {
         _ => return None,
     };
     Some(midnight + ms - offset_minutes * 60_000)
-}
-
-#[cold]
-fn utf8_error(path: &Path, line: u64, column: ColumnInfo, bytes: &[u8]) -> InputError {
-    InputError::new(
-        InputErrorKind::InvalidUtf8,
-        path,
-        format!(
-            "\"{}\" is not valid UTF-8; expected UTF-8 text (convert the file, e.g. `iconv -f latin1 -t utf-8`)",
-            show(bytes)
-        ),
-    )
-    .at_line(line)
-    .in_column(column)
-    .with_value(show(bytes))
 }
 
 #[cold]

@@ -37,6 +37,7 @@ pub use format::{
 };
 pub use numeric_table::{read_numeric_table, NumericTable, TableSpec};
 pub use rfm_input::{read_rfm_csv, CustomerIds, RfmInput, RfmTable};
+pub use scan::find_name;
 pub use summary::{
     summarize_file, summarize_records, CalibrationHoldoutRow, RecordFeed, RfmRow, Summary,
 };

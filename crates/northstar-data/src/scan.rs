@@ -33,8 +33,15 @@ impl Columns {
     }
 }
 
-/// Finds a header name: exact match first, then a unique ASCII case-insensitive match.
-pub(crate) fn find_name(names: &[String], wanted: &str) -> Option<usize> {
+/// Finds a header name: exact match first, then a unique ASCII case-insensitive match (how every
+/// reader of this crate matches column names).
+///
+/// ```
+/// let names = ["Customer_ID".to_string(), "date".to_string()];
+/// assert_eq!(northstar_data::find_name(&names, "customer_id"), Some(0));
+/// assert_eq!(northstar_data::find_name(&names, "amount"), None);
+/// ```
+pub fn find_name(names: &[String], wanted: &str) -> Option<usize> {
     if let Some(i) = names.iter().position(|n| n == wanted) {
         return Some(i);
     }
@@ -772,7 +779,7 @@ fn scan_records_in_background<T: Send>(
 }
 
 #[cold]
-fn utf8_error(path: &Path, line: u64, column: ColumnInfo, bytes: &[u8]) -> InputError {
+pub(crate) fn utf8_error(path: &Path, line: u64, column: ColumnInfo, bytes: &[u8]) -> InputError {
     InputError::new(
         InputErrorKind::InvalidUtf8,
         path,

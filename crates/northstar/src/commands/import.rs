@@ -187,22 +187,6 @@ fn fill_events(file: &Path, sink: &mut dyn RowSink) -> Result<(), StoreError> {
     })
 }
 
-/// A header name: exact match first, then a unique ASCII case-insensitive match (as the
-/// readers match names).
-fn find_column(names: &[String], wanted: &str) -> Option<usize> {
-    if let Some(i) = names.iter().position(|n| n == wanted) {
-        return Some(i);
-    }
-    let mut matches = names
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.eq_ignore_ascii_case(wanted));
-    match (matches.next(), matches.next()) {
-        (Some((i, _)), None) => Some(i),
-        _ => None,
-    }
-}
-
 /// An error about one cell of a CSV file, in the readers' words.
 fn cell_error(
     file: &Path,
@@ -252,7 +236,7 @@ fn csv_error(file: &Path, e: csv::Error) -> StoreError {
 /// Stores the subscription rows the SaaS reader has already validated.
 fn fill_subscriptions(file: &Path, sink: &mut dyn RowSink) -> Result<(), StoreError> {
     let (mut reader, names) = open_csv(file)?;
-    let col = |name: &str| find_column(&names, name);
+    let col = |name: &str| northstar_data::find_name(&names, name);
     let required = |name: &str| {
         col(name)
             .ok_or_else(|| StoreError::source(format!("{}: no column '{name}'", file.display())))
@@ -330,7 +314,7 @@ fn attribute(value: &str) -> Value {
 
 fn fill_customers(file: &Path, id_col: &str, sink: &mut dyn RowSink) -> Result<(), StoreError> {
     let (mut reader, names) = open_csv(file)?;
-    let id = find_column(&names, id_col).ok_or_else(|| {
+    let id = northstar_data::find_name(&names, id_col).ok_or_else(|| {
         StoreError::source(format!(
             "{}: no column '{id_col}' in the header ({}); expected the customer id column (choose another with --id-col)",
             file.display(),
