@@ -444,3 +444,82 @@ fn extreme_timestamps_do_not_overflow() {
     assert_eq!(a.sessions_30d, 2);
     assert_eq!(a.days_since_last_activity, 0);
 }
+
+/// Interns every string of `events` in one numbering (as the store's name table does) and
+/// pushes them with [`EngagementBuilder::push_interned`]; every `mix`-th event goes through
+/// [`EngagementBuilder::push`] instead, and ids are spread out by `stride` (1 = dense).
+fn report_interned(events: &[Ev], stride: u32, mix: usize) -> EngagementReport {
+    let mut names: Vec<String> = Vec::new();
+    let mut ids: std::collections::HashMap<String, u32> = Default::default();
+    let mut intern = |s: &str| -> u32 {
+        if let Some(&id) = ids.get(s) {
+            return id;
+        }
+        names.push(s.to_string());
+        let id = (names.len() as u32 - 1) * stride;
+        ids.insert(s.to_string(), id);
+        id
+    };
+    let interned: Vec<(u32, u32, Option<u32>)> = events
+        .iter()
+        .map(|e| {
+            (
+                intern(&e.customer),
+                intern(&e.user),
+                e.feature.as_deref().map(&mut intern),
+            )
+        })
+        .collect();
+    let mut builder = EngagementBuilder::new(as_of());
+    for (i, (e, &(customer, user, feature))) in events.iter().zip(&interned).enumerate() {
+        if mix > 0 && i % mix == 0 {
+            builder.push(&Event {
+                customer_id: &e.customer,
+                user_id: &e.user,
+                timestamp_ms: e.t,
+                feature: e.feature.as_deref(),
+                session_id: e.session.as_deref(),
+            });
+        } else {
+            let event = InternedEvent {
+                customer,
+                user,
+                timestamp_ms: e.t,
+                feature,
+                session_id: e.session.as_deref(),
+            };
+            builder.push_interned(&event, |id| names[(id / stride) as usize].as_str());
+        }
+    }
+    builder.finish()
+}
+
+#[test]
+fn interned_ids_give_the_same_report_as_names() {
+    let t = at(2024, 3, 30, 10, 0, 0, 0);
+    let mut events = mixed_fixture();
+    events.sort_by_key(|e| e.t);
+    // One user id in two accounts (two users), an account id that is also a user id, an empty
+    // feature name (no feature), a late event.
+    events.extend([
+        ev("acme", "shared", t).feature(""),
+        ev("beta", "shared", t + 5 * MIN).feature("reports"),
+        ev("acme", "shared", t + 20 * MIN),
+        ev("beta", "acme", t + 25 * MIN).feature("api"),
+        ev("acme", "u0", day(4, 5)),
+    ]);
+    let expected = report(&events);
+    assert_eq!(expected.accounts.len(), 4);
+    assert!(expected.events_after_as_of > 0);
+    for (stride, mix) in [(1, 0), (1, 3), (7, 0), (1 << 25, 0), (1, 1)] {
+        assert_eq!(
+            report_interned(&events, stride, mix),
+            expected,
+            "stride {stride}, every {mix}-th event by name"
+        );
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut shuffled = events.clone();
+    shuffled.shuffle(&mut rng);
+    assert_eq!(report_interned(&shuffled, 1, 5), expected);
+}

@@ -43,8 +43,8 @@ pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
     ActionKind, ActionStatus, Attributes, CustomerScore, DatasetCounts, DatasetKind, EventRef,
-    EventRow, ImportOutcome, NewAction, OutboxRow, RowSink, Snapshot, SourceInfo, SubscriptionRow,
-    TaskRow, TaskStatus, WriteOutcome,
+    EventRow, ImportOutcome, InternedEventRef, NewAction, OutboxRow, RowSink, Snapshot, SourceInfo,
+    SubscriptionRow, TaskRow, TaskStatus, WriteOutcome,
 };
 
 use chrono::NaiveDate;
@@ -100,6 +100,17 @@ pub trait Store {
     /// Calls `each` for every stored event in order of `timestamp_ms` (ties in import order).
     /// Memory stays constant: the events are streamed.
     fn for_each_event(&self, each: &mut dyn FnMut(&EventRef<'_>)) -> Result<u64, StoreError>;
+
+    /// [`for_each_event`](Self::for_each_event) without looking up names: customer, user and
+    /// feature come as ids, and `each` gets the name table too (`names[id]` is the string of
+    /// `id`). Much cheaper per event; for consumers that key state by those ids.
+    fn for_each_interned_event(
+        &self,
+        each: &mut dyn FnMut(&InternedEventRef<'_>, &[String]),
+    ) -> Result<u64, StoreError>;
+
+    /// The time of the latest stored event (`None` without events), without a scan.
+    fn latest_event_ms(&self) -> Result<Option<i64>, StoreError>;
 
     /// The events with `after_ms_exclusive < timestamp_ms <= until_ms_inclusive` (no lower
     /// bound when `None`) whose name is one of `names`, ordered by timestamp.

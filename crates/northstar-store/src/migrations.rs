@@ -121,4 +121,77 @@ CREATE TABLE tasks (
     status TEXT NOT NULL CHECK (status IN ('open', 'done'))
 );
 "#,
+    // 2: customer_scores becomes a rowid table. Its rows (JSON fields and explanation, ~1.5 KB)
+    // are too large for WITHOUT ROWID, whose b-tree then spills them to overflow pages: writing
+    // 100k scores took twice as long and twice the space.
+    r#"
+CREATE TABLE customer_scores_rowid (
+    as_of TEXT NOT NULL REFERENCES snapshots(as_of) ON DELETE CASCADE,
+    customer_id TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    health REAL,
+    tier TEXT,
+    segment TEXT NOT NULL,
+    segment_before TEXT,
+    explanation TEXT NOT NULL,
+    UNIQUE (as_of, customer_id)
+);
+INSERT INTO customer_scores_rowid (as_of, customer_id, fields, health, tier, segment, segment_before, explanation)
+    SELECT as_of, customer_id, fields, health, tier, segment, segment_before, explanation
+    FROM customer_scores ORDER BY as_of, customer_id;
+DROP TABLE customer_scores;
+ALTER TABLE customer_scores_rowid RENAME TO customer_scores;
+CREATE INDEX customer_scores_by_customer ON customer_scores(customer_id, as_of);
+"#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use rusqlite::Connection;
+
+    #[test]
+    fn scores_keep_their_rows_when_customer_scores_becomes_a_rowid_table() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO snapshots (as_of, created_at, model, config) VALUES ('2024-06-30', 'now', '{}', '{}');
+             INSERT INTO customer_scores VALUES ('2024-06-30', 'b', '{\"clv\":2}', 50.0, 'red', 'at_risk', NULL, '{}');
+             INSERT INTO customer_scores VALUES ('2024-06-30', 'a', '{\"clv\":1}', NULL, NULL, 'stable', 'stable', '{}');",
+        )
+        .unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        type ScoreRow = (i64, String, String, Option<f64>, Option<String>);
+        let rows: Vec<ScoreRow> = conn
+            .prepare("SELECT rowid, customer_id, fields, health, segment_before FROM customer_scores ORDER BY customer_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // Copied in key order, so 'a' gets rowid 1.
+        assert_eq!(
+            rows,
+            [
+                (
+                    1,
+                    "a".into(),
+                    r#"{"clv":1}"#.into(),
+                    None,
+                    Some("stable".into())
+                ),
+                (2, "b".into(), r#"{"clv":2}"#.into(), Some(50.0), None),
+            ]
+        );
+        // The key is still unique, and deleting the snapshot still deletes its scores.
+        assert!(conn
+            .execute("INSERT INTO customer_scores VALUES ('2024-06-30', 'a', '{}', NULL, NULL, 's', NULL, '{}')", [])
+            .is_err());
+        conn.execute("DELETE FROM snapshots", []).unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM customer_scores", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+}

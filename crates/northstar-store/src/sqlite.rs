@@ -53,7 +53,7 @@ impl SqliteStore {
     /// assert_eq!(store.schema_version()?, northstar_store::SqliteStore::SCHEMA_VERSION);
     /// drop(store);
     /// // Opening again applies nothing new.
-    /// assert_eq!(northstar_store::SqliteStore::open(&path)?.schema_version()?, 1);
+    /// assert_eq!(northstar_store::SqliteStore::open(&path)?.schema_version()?, 2);
     /// # Ok::<(), northstar_store::StoreError>(())
     /// ```
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -639,6 +639,43 @@ impl Store for SqliteStore {
             n += 1;
         }
         Ok(n)
+    }
+
+    fn for_each_interned_event(
+        &self,
+        each: &mut dyn FnMut(&InternedEventRef<'_>, &[String]),
+    ) -> Result<u64, StoreError> {
+        let names = self.names()?;
+        let id = |value: i64| -> Result<u32, StoreError> {
+            u32::try_from(value)
+                .ok()
+                .filter(|&id| (id as usize) < names.len())
+                .ok_or_else(|| StoreError::Corrupt(format!("name id {value}")))
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT ts_ms, customer, user, feature, session_id FROM events ORDER BY ts_ms, source_id, seq",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            let feature: Option<i64> = r.get(3)?;
+            let event = InternedEventRef {
+                timestamp_ms: r.get(0)?,
+                customer: id(r.get(1)?)?,
+                user: id(r.get(2)?)?,
+                feature: feature.map(id).transpose()?,
+                session_id: r.get_ref(4)?.as_str_or_null()?,
+            };
+            each(&event, &names);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn latest_event_ms(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT max(ts_ms) FROM events", [], |r| r.get(0))?)
     }
 
     fn events_between(

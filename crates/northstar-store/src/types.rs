@@ -180,6 +180,23 @@ pub struct EventRef<'a> {
     pub duration_seconds: Option<f64>,
 }
 
+/// One stored event with its customer, user and feature as ids into the store's name table
+/// (what [`Store::for_each_interned_event`](crate::Store::for_each_interned_event) hands out):
+/// equal ids stand for equal strings. Only the fields engagement metrics need.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InternedEventRef<'a> {
+    /// Milliseconds since 1970-01-01T00:00:00Z.
+    pub timestamp_ms: i64,
+    /// The account's name id.
+    pub customer: u32,
+    /// The user's name id.
+    pub user: u32,
+    /// The feature's name id, if any.
+    pub feature: Option<u32>,
+    /// The client's session id, if any.
+    pub session_id: Option<&'a str>,
+}
+
 /// One event, owned (what [`Store::events_between`](crate::Store::events_between) returns).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {

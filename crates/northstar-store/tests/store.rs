@@ -65,12 +65,12 @@ fn migrations_are_applied_once_and_reopening_applies_nothing() {
     let path = dir.path().join("northstar.db");
     for _ in 0..3 {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 1);
+        assert_eq!(store.schema_version().unwrap(), 2);
         let applied: i64 = store
             .connection()
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(applied, 1);
+        assert_eq!(applied, 2);
         let mode: String = store
             .connection()
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -98,7 +98,7 @@ fn a_store_with_a_newer_schema_is_refused_with_both_versions() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                known: 1,
+                known: 2,
                 ..
             }
         ),
@@ -299,6 +299,28 @@ fn events_come_back_in_time_order_and_by_name_within_a_range() {
         )
     );
     assert_eq!(seen[4].4.as_deref(), Some("api"));
+
+    // The interned scan: the same events in the same order, names through the name table.
+    let mut interned = Vec::new();
+    let n = store
+        .for_each_interned_event(&mut |e, names| {
+            let name = |id: u32| names[id as usize].clone();
+            interned.push((
+                e.timestamp_ms,
+                name(e.customer),
+                name(e.user),
+                e.feature.map(name),
+                e.session_id.map(str::to_string),
+            ))
+        })
+        .unwrap();
+    assert_eq!(n, 5);
+    let expected: Vec<_> = seen
+        .iter()
+        .map(|s| (s.0, s.1.clone(), s.2.clone(), s.4.clone(), s.5.clone()))
+        .collect();
+    assert_eq!(interned, expected);
+    assert_eq!(store.latest_event_ms().unwrap(), Some(5_000));
 
     // (1,000, 5,000]: the limit_hit at 1,000 is excluded, the one at 5,000 included.
     let hits = store
@@ -645,4 +667,14 @@ fn snapshots_are_found_by_date_and_history_is_newest_first() {
         ]
     );
     assert!(store.customer_history("nobody").unwrap().is_empty());
+}
+
+#[test]
+fn an_empty_store_has_no_latest_event_and_scans_nothing() {
+    let (_dir, store) = open();
+    assert_eq!(store.latest_event_ms().unwrap(), None);
+    let n = store
+        .for_each_interned_event(&mut |_, _| panic!("no events"))
+        .unwrap();
+    assert_eq!(n, 0);
 }

@@ -22,7 +22,7 @@ use northstar_act::{
     CompiledConfig, Config, Fields, PurchaseModel as PurchaseChoice, TriggerEvent,
 };
 use northstar_data::{summarize_records, RfmRow, Summary, SummaryOptions, TimeUnit};
-use northstar_engagement::{EngagementBuilder, EngagementReport, Event};
+use northstar_engagement::{EngagementBuilder, EngagementReport, InternedEvent};
 use northstar_models::clv::{ClvOptions, Discounting, DAYS_PER_MONTH};
 use northstar_models::evaluation::evaluate_holdout;
 use northstar_models::gamma_gamma::SpendData;
@@ -294,11 +294,7 @@ pub fn latest_data_date(store: &dyn Store) -> Result<Option<NaiveDate>> {
     let mut see = |day: NaiveDate| latest = Some(latest.map_or(day, |l| l.max(day)));
     store.for_each_transaction(&mut |_, day, _| see(day))?;
     store.for_each_subscription(&mut |row| see(row.start_date))?;
-    let mut last_event: Option<i64> = None;
-    store.for_each_event(&mut |e| {
-        last_event = Some(last_event.map_or(e.timestamp_ms, |l| l.max(e.timestamp_ms)))
-    })?;
-    if let Some(ms) = last_event {
+    if let Some(ms) = store.latest_event_ms()? {
         if let Some(t) = DateTime::from_timestamp_millis(ms) {
             see(t.date_naive());
         }
@@ -557,14 +553,17 @@ fn engagement_on(store: &dyn Store, as_of: NaiveDate) -> Result<Option<Engagemen
         return Ok(None);
     }
     let mut builder = EngagementBuilder::new(as_of);
-    store.for_each_event(&mut |e| {
-        builder.push(&Event {
-            customer_id: e.customer_id,
-            user_id: e.user_id,
+    store.for_each_interned_event(&mut |e, names| {
+        let event = InternedEvent {
+            customer: e.customer,
+            user: e.user,
             timestamp_ms: e.timestamp_ms,
             feature: e.feature,
             session_id: e.session_id,
-        })
+        };
+        builder.push_interned(&event, |id| {
+            names.get(id as usize).map_or("", String::as_str)
+        });
     })?;
     Ok(Some(builder.finish()))
 }
