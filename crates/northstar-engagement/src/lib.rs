@@ -48,6 +48,11 @@
 //! consecutive events of one user skip the lookups; events in time order cost a few cache
 //! misses each (see `examples/throughput.rs`).
 //!
+//! A caller that can push every event from the window start on first, and the earlier ones
+//! after, calls [`EngagementBuilder::window_complete`] in between: session ids first seen
+//! after that cannot start in the window and are not stored, so memory holds only the sessions
+//! that start in the window, not every session of the history (`refresh` does this).
+//!
 //! ```
 //! use chrono::NaiveDate;
 //! use northstar_engagement::{EngagementBuilder, Event};
@@ -358,6 +363,20 @@ impl ExplicitSessions {
         self.latest = Some((Key::new(session), (t, t)));
     }
 
+    /// Extends the session `session` if it is known; an unknown one is not stored (see
+    /// [`EngagementBuilder::window_complete`]).
+    #[inline]
+    fn extend_known(&mut self, session: &str, t: i64) {
+        let span = match &mut self.latest {
+            Some((key, span)) if key.as_str() == session => Some(span),
+            _ => self.others.get_mut(session),
+        };
+        if let Some(span) = span {
+            span.0 = span.0.min(t);
+            span.1 = span.1.max(t);
+        }
+    }
+
     /// Merges the latest session into the others.
     fn store_latest(&mut self) {
         if let Some((key, (first, last))) = self.latest.take() {
@@ -469,6 +488,8 @@ pub struct EngagementBuilder {
     last_feature_id: Option<u32>,
     /// The caller's ids of [`InternedEvent`]s, resolved.
     interned: InternedIds,
+    /// Set by [`Self::window_complete`]: only events before the window come from now on.
+    window_complete: bool,
     events_used: u64,
     events_after_as_of: u64,
 }
@@ -498,6 +519,7 @@ impl EngagementBuilder {
             last_feature: String::new(),
             last_feature_id: None,
             interned: InternedIds::default(),
+            window_complete: false,
             events_used: 0,
             events_after_as_of: 0,
         }
@@ -582,6 +604,34 @@ impl EngagementBuilder {
         self.apply(account, user, event.timestamp_ms, feature, event.session_id);
     }
 
+    /// Declares that every event from the window start on has been pushed, so that only
+    /// earlier events follow. A session id first seen after this cannot start in the window,
+    /// so it is not stored: memory then holds the sessions that start in the window rather
+    /// than every session of the history. The report is the same as without the call,
+    /// provided the promise holds; an event in the window pushed after it still counts, but
+    /// the sessions of its session id may then be counted wrongly.
+    ///
+    /// ```
+    /// use northstar_engagement::{EngagementBuilder, Event};
+    /// let as_of = chrono::NaiveDate::from_ymd_opt(2024, 3, 30).unwrap();
+    /// let window_start = 19_783 * 86_400_000i64; // 2024-03-01
+    /// let event = |t, session| Event { customer_id: "acme", user_id: "u", timestamp_ms: t, feature: None, session_id: Some(session) };
+    /// let mut b = EngagementBuilder::new(as_of);
+    /// b.push(&event(window_start + 60_000, "s1"));
+    /// b.window_complete();
+    /// b.push(&event(window_start - 60_000, "s1")); // s1 began before the window
+    /// b.push(&event(window_start - 120_000, "s0")); // not stored
+    /// assert_eq!(b.finish().account("acme").unwrap().sessions_30d, 0);
+    /// ```
+    pub fn window_complete(&mut self) {
+        self.window_complete = true;
+    }
+
+    /// The first millisecond of the window (of its first day, UTC).
+    pub fn window_start_ms(&self) -> i64 {
+        self.window_start_ms
+    }
+
     /// Counts an event on or before the as-of date of a resolved account and user, with the
     /// id of its feature when it is in the window and carries one.
     #[inline]
@@ -619,6 +669,9 @@ impl EngagementBuilder {
             u.active_days |= 1 << offset;
         }
         match session_id.filter(|s| !s.is_empty()) {
+            Some(session) if self.window_complete && !in_window => {
+                u.explicit.extend_known(session, t)
+            }
             Some(session) => u.explicit.add(session, t),
             None if in_window => u.implicit.add(t),
             None => {

@@ -523,3 +523,76 @@ fn interned_ids_give_the_same_report_as_names() {
     shuffled.shuffle(&mut rng);
     assert_eq!(report_interned(&shuffled, 1, 5), expected);
 }
+
+#[test]
+fn window_events_first_then_window_complete_gives_the_same_report_and_stores_fewer_sessions() {
+    let window_start = day(3, 1);
+    let mut events = mixed_fixture();
+    // Sessions across the window start: s-x starts the day before (not counted); s-y is only
+    // before the window; s-z is only in it (counted).
+    events.extend([
+        ev("acme", "u9", window_start - 10 * MIN).session("s-x"),
+        ev("acme", "u9", window_start + 10 * MIN).session("s-x"),
+        ev("acme", "u9", window_start - 5 * MIN).session("s-y"),
+        ev("acme", "u9", window_start + 20 * MIN).session("s-z"),
+        ev("acme", "u9", window_start + 50 * MIN).session("s-z"),
+    ]);
+    let expected = report(&events);
+    let (window, earlier): (Vec<Ev>, Vec<Ev>) =
+        events.iter().cloned().partition(|e| e.t >= window_start);
+    assert!(!window.is_empty() && earlier.iter().any(|e| e.session.is_some()));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    for _ in 0..5 {
+        let (mut window, mut earlier) = (window.clone(), earlier.clone());
+        window.shuffle(&mut rng);
+        earlier.shuffle(&mut rng);
+        let mut builder = EngagementBuilder::new(as_of());
+        assert_eq!(builder.window_start_ms(), window_start);
+        let push = |b: &mut EngagementBuilder, e: &Ev| {
+            b.push(&Event {
+                customer_id: &e.customer,
+                user_id: &e.user,
+                timestamp_ms: e.t,
+                feature: e.feature.as_deref(),
+                session_id: e.session.as_deref(),
+            })
+        };
+        window.iter().for_each(|e| push(&mut builder, e));
+        builder.window_complete();
+        earlier.iter().for_each(|e| push(&mut builder, e));
+        // Only sessions first seen in the window are stored: s-y is not.
+        let stored: usize = builder
+            .users
+            .iter()
+            .map(|u| {
+                let mut ids: std::collections::HashSet<&str> =
+                    u.explicit.others.keys().map(Key::as_str).collect();
+                ids.extend(u.explicit.latest.as_ref().map(|(k, _)| k.as_str()));
+                ids.len()
+            })
+            .sum();
+        let in_window_ids: std::collections::HashSet<(&str, &str, &str)> = window
+            .iter()
+            .filter_map(|e| Some((e.customer.as_str(), e.user.as_str(), e.session.as_deref()?)))
+            .collect();
+        assert!(
+            stored <= in_window_ids.len(),
+            "{stored} > {}",
+            in_window_ids.len()
+        );
+        assert_eq!(builder.finish(), expected);
+    }
+    // acme's u9: s-z (30 minutes) is its only counted session.
+    let acme_without_u9 = report(
+        &events
+            .iter()
+            .filter(|e| e.user != "u9")
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let (with, without) = (
+        expected.account("acme").unwrap(),
+        acme_without_u9.account("acme").unwrap(),
+    );
+    assert_eq!(with.sessions_30d, without.sessions_30d + 1);
+}

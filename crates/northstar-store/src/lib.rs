@@ -43,8 +43,8 @@ pub use error::StoreError;
 pub use sqlite::SqliteStore;
 pub use types::{
     ActionKind, ActionStatus, Attributes, CustomerScore, DatasetCounts, DatasetKind, EventRef,
-    EventRow, ImportOutcome, InternedEventRef, NewAction, OutboxRow, RowSink, Snapshot, SourceInfo,
-    SubscriptionRow, TaskRow, TaskStatus, WriteOutcome,
+    EventRow, ImportOutcome, InternedEventRef, JsonText, NewAction, OutboxRow, RowSink, Snapshot,
+    SourceInfo, SubscriptionRow, TaskRow, TaskStatus, WriteOutcome,
 };
 
 use chrono::NaiveDate;
@@ -101,11 +101,14 @@ pub trait Store {
     /// Memory stays constant: the events are streamed.
     fn for_each_event(&self, each: &mut dyn FnMut(&EventRef<'_>)) -> Result<u64, StoreError>;
 
-    /// [`for_each_event`](Self::for_each_event) without looking up names: customer, user and
+    /// [`for_each_event`](Self::for_each_event) for the events with `from_ms <= timestamp_ms
+    /// < until_ms` (no bound where `None`), without looking up names: customer, user and
     /// feature come as ids, and `each` gets the name table too (`names[id]` is the string of
     /// `id`). Much cheaper per event; for consumers that key state by those ids.
     fn for_each_interned_event(
         &self,
+        from_ms: Option<i64>,
+        until_ms: Option<i64>,
         each: &mut dyn FnMut(&InternedEventRef<'_>, &[String]),
     ) -> Result<u64, StoreError>;
 

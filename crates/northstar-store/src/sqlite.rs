@@ -643,6 +643,8 @@ impl Store for SqliteStore {
 
     fn for_each_interned_event(
         &self,
+        from_ms: Option<i64>,
+        until_ms: Option<i64>,
         each: &mut dyn FnMut(&InternedEventRef<'_>, &[String]),
     ) -> Result<u64, StoreError> {
         let names = self.names()?;
@@ -652,10 +654,16 @@ impl Store for SqliteStore {
                 .filter(|&id| (id as usize) < names.len())
                 .ok_or_else(|| StoreError::Corrupt(format!("name id {value}")))
         };
-        let mut stmt = self.conn.prepare(
-            "SELECT ts_ms, customer, user, feature, session_id FROM events ORDER BY ts_ms, source_id, seq",
-        )?;
-        let mut rows = stmt.query([])?;
+        // ?1 <= ts_ms always holds with i64::MIN; the upper bound is left out when there is none.
+        let upper = if until_ms.is_some() {
+            "AND ts_ms < ?2"
+        } else {
+            "AND ?2 IS NULL"
+        };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT ts_ms, customer, user, feature, session_id FROM events WHERE ts_ms >= ?1 {upper} ORDER BY ts_ms, source_id, seq",
+        ))?;
+        let mut rows = stmt.query(params![from_ms.unwrap_or(i64::MIN), until_ms])?;
         let mut n = 0;
         while let Some(r) = rows.next()? {
             let feature: Option<i64> = r.get(3)?;
@@ -781,12 +789,12 @@ impl Store for SqliteStore {
                 insert.execute(params![
                     as_of,
                     s.customer_id,
-                    serde_json::to_string(&s.fields)?,
+                    s.fields.as_str(),
                     s.health,
                     s.tier,
                     s.segment,
                     s.segment_before,
-                    serde_json::to_string(&s.explanation)?,
+                    s.explanation.as_str(),
                 ])?;
                 outcome.scores += 1;
             }
@@ -983,12 +991,12 @@ fn scores_query(
             parse_day(r.get_ref(0)?.as_str()?)?,
             CustomerScore {
                 customer_id: r.get(1)?,
-                fields: serde_json::from_str(r.get_ref(2)?.as_str()?)?,
+                fields: JsonText::from_stored(r.get(2)?)?,
                 health: r.get(3)?,
                 tier: r.get(4)?,
                 segment: r.get(5)?,
                 segment_before: r.get(6)?,
-                explanation: serde_json::from_str(r.get_ref(7)?.as_str()?)?,
+                explanation: JsonText::from_stored(r.get(7)?)?,
             },
         ));
     }

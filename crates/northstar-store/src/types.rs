@@ -273,7 +273,7 @@ pub struct CustomerScore {
     /// The customer.
     pub customer_id: String,
     /// Every per-customer field (a JSON object).
-    pub fields: Value,
+    pub fields: JsonText,
     /// Health score 0–100, if any measure applied.
     pub health: Option<f64>,
     /// `green`, `yellow` or `red`, when there is a health score.
@@ -283,7 +283,43 @@ pub struct CustomerScore {
     /// The segment in the previous snapshot, if the customer was in it.
     pub segment_before: Option<String>,
     /// How the health score was made (measures, values, scores, weights), as JSON.
-    pub explanation: Value,
+    pub explanation: JsonText,
+}
+
+/// A JSON value kept as its text: serialized once where it is made (a refresh makes 100k of
+/// them in parallel), stored as it is, and parsed only by whoever reads it. Much smaller in
+/// memory than a [`Value`] tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(String);
+
+impl JsonText {
+    /// The JSON text of `value`.
+    ///
+    /// ```
+    /// let text = northstar_store::JsonText::from_value(&serde_json::json!({"clv": 1.5}))?;
+    /// assert_eq!(text.as_str(), r#"{"clv":1.5}"#);
+    /// assert_eq!(text.to_value()?["clv"], 1.5);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn from_value<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        serde_json::to_string(value).map(JsonText)
+    }
+
+    /// Text read back from the store, checked to be JSON.
+    pub(crate) fn from_stored(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
+        Ok(JsonText(text))
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The parsed value.
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
 }
 
 /// What an action does.

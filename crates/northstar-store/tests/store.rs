@@ -303,7 +303,7 @@ fn events_come_back_in_time_order_and_by_name_within_a_range() {
     // The interned scan: the same events in the same order, names through the name table.
     let mut interned = Vec::new();
     let n = store
-        .for_each_interned_event(&mut |e, names| {
+        .for_each_interned_event(None, None, &mut |e, names| {
             let name = |id: u32| names[id as usize].clone();
             interned.push((
                 e.timestamp_ms,
@@ -320,6 +320,19 @@ fn events_come_back_in_time_order_and_by_name_within_a_range() {
         .map(|s| (s.0, s.1.clone(), s.2.clone(), s.4.clone(), s.5.clone()))
         .collect();
     assert_eq!(interned, expected);
+    // A range: [2,000, 5,000) holds the three events at 2,000, 2,000 and 3,000.
+    let mut times = Vec::new();
+    let n = store
+        .for_each_interned_event(Some(2_000), Some(5_000), &mut |e, _| {
+            times.push(e.timestamp_ms)
+        })
+        .unwrap();
+    assert_eq!((n, times), (3, vec![2_000, 2_000, 3_000]));
+    let mut times = Vec::new();
+    store
+        .for_each_interned_event(Some(3_000), None, &mut |e, _| times.push(e.timestamp_ms))
+        .unwrap();
+    assert_eq!(times, [3_000, 5_000]);
     assert_eq!(store.latest_event_ms().unwrap(), Some(5_000));
 
     // (1,000, 5,000]: the limit_hit at 1,000 is excluded, the one at 5,000 included.
@@ -420,12 +433,12 @@ fn subscriptions_rebuild_the_book_and_customers_merge_attributes() {
 fn score(customer: &str, segment: &str, health: f64) -> CustomerScore {
     CustomerScore {
         customer_id: customer.into(),
-        fields: json!({"p_alive": 0.5, "clv": null}),
+        fields: JsonText::from_value(&json!({"p_alive": 0.5, "clv": null})).unwrap(),
         health: Some(health),
         tier: Some(if health >= 76.0 { "green" } else { "red" }.into()),
         segment: segment.into(),
         segment_before: None,
-        explanation: json!([{"field": "p_alive", "score": 50}]),
+        explanation: JsonText::from_value(&json!([{"field": "p_alive", "score": 50}])).unwrap(),
     }
 }
 
@@ -674,7 +687,7 @@ fn an_empty_store_has_no_latest_event_and_scans_nothing() {
     let (_dir, store) = open();
     assert_eq!(store.latest_event_ms().unwrap(), None);
     let n = store
-        .for_each_interned_event(&mut |_, _| panic!("no events"))
+        .for_each_interned_event(None, None, &mut |_, _| panic!("no events"))
         .unwrap();
     assert_eq!(n, 0);
 }

@@ -28,7 +28,9 @@ use northstar_models::evaluation::evaluate_holdout;
 use northstar_models::gamma_gamma::SpendData;
 use northstar_models::{FitOptions, GammaGamma, Rfm, SpendModel};
 use northstar_saas::PricedPeriod;
-use northstar_store::{ActionKind, CustomerScore, NewAction, Snapshot, Store};
+use northstar_store::{
+    ActionKind, CustomerScore, InternedEventRef, JsonText, NewAction, Snapshot, Store,
+};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -242,12 +244,12 @@ pub fn compute(
             .collect();
         let score = CustomerScore {
             customer_id: id.to_string(),
-            fields: serde_json::to_value(&fields)?,
+            fields: JsonText::from_value(&fields)?,
             health: health.score,
             tier: health.tier.map(|t| t.as_str().to_string()),
             segment,
             segment_before: before.map(str::to_string),
-            explanation: serde_json::to_value(&health)?,
+            explanation: JsonText::from_value(&health)?,
         };
         Ok((score, actions))
     };
@@ -553,19 +555,30 @@ fn engagement_on(store: &dyn Store, as_of: NaiveDate) -> Result<Option<Engagemen
         return Ok(None);
     }
     let mut builder = EngagementBuilder::new(as_of);
-    store.for_each_interned_event(&mut |e, names| {
-        let event = InternedEvent {
-            customer: e.customer,
-            user: e.user,
-            timestamp_ms: e.timestamp_ms,
-            feature: e.feature,
-            session_id: e.session_id,
-        };
-        builder.push_interned(&event, |id| {
-            names.get(id as usize).map_or("", String::as_str)
-        });
+    // The window's events first, then the earlier ones: the builder then keeps only the
+    // sessions that start in the window, not those of the whole history.
+    let window_start = builder.window_start_ms();
+    store.for_each_interned_event(Some(window_start), None, &mut |e, names| {
+        push_stored_event(&mut builder, e, names)
+    })?;
+    builder.window_complete();
+    store.for_each_interned_event(None, Some(window_start), &mut |e, names| {
+        push_stored_event(&mut builder, e, names)
     })?;
     Ok(Some(builder.finish()))
+}
+
+fn push_stored_event(builder: &mut EngagementBuilder, e: &InternedEventRef<'_>, names: &[String]) {
+    let event = InternedEvent {
+        customer: e.customer,
+        user: e.user,
+        timestamp_ms: e.timestamp_ms,
+        feature: e.feature,
+        session_id: e.session_id,
+    };
+    builder.push_interned(&event, |id| {
+        names.get(id as usize).map_or("", String::as_str)
+    });
 }
 
 /// The events that event triggers look at: after the previous snapshot's date, up to and

@@ -38,7 +38,8 @@ pub fn run(args: Args) -> Result<()> {
         .into_iter()
         .filter(|a| a.customer_id == args.id)
         .collect();
-    let measures = latest.explanation["measures"]
+    let fields = latest.fields.to_value()?;
+    let measures = latest.explanation.to_value()?["measures"]
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -52,7 +53,7 @@ pub fn run(args: Args) -> Result<()> {
             "segment": latest.segment,
             "segment_before": latest.segment_before,
             "measures": measures,
-            "fields": latest.fields,
+            "fields": fields,
             "history": history.iter().map(|(day, s)| json!({
                 "as_of": day.to_string(), "health": s.health, "tier": s.tier, "segment": s.segment,
             })).collect::<Vec<_>>(),
@@ -100,7 +101,7 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     println!("\n  fields:");
-    if let Some(fields) = latest.fields.as_object() {
+    if let Some(fields) = fields.as_object() {
         for (name, value) in fields {
             println!("    {name:<28} {value}");
         }

@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<()> {
             s.health_sum += h;
             s.health_count += 1;
         }
-        s.clv_sum += score.fields["clv"].as_f64().unwrap_or(0.0);
+        s.clv_sum += score.fields.to_value()?["clv"].as_f64().unwrap_or(0.0);
         if score.segment_before.as_deref() != Some(score.segment.as_str()) {
             s.entered += 1;
         }
