@@ -779,6 +779,54 @@ impl EngagementBuilder {
 
     /// Computes the figures from the events pushed so far.
     pub fn finish(self) -> EngagementReport {
+        let as_of = self.as_of;
+        self.into_counts().into_report(as_of)
+    }
+
+    /// One report from builders that each got every event of their own accounts (an
+    /// account's events all went to one builder, e.g. split by a hash of the customer id), so
+    /// that several threads can each fill one. Errors when an account is in two builders, or
+    /// when the builders have different as-of dates.
+    ///
+    /// ```
+    /// use northstar_engagement::{EngagementBuilder, Event};
+    /// let as_of = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    /// let event = |customer_id| Event { customer_id, user_id: "u", timestamp_ms: 0, feature: None, session_id: None };
+    /// let (mut a, mut b) = (EngagementBuilder::new(as_of), EngagementBuilder::new(as_of));
+    /// a.push(&event("acme"));
+    /// b.push(&event("zeta"));
+    /// let report = EngagementBuilder::finish_all(vec![a, b])?;
+    /// assert_eq!((report.dau, report.accounts.len()), (2, 2));
+    /// # Ok::<(), northstar_engagement::MergeError>(())
+    /// ```
+    pub fn finish_all(builders: Vec<EngagementBuilder>) -> Result<EngagementReport, MergeError> {
+        let Some(as_of) = builders.first().map(|b| b.as_of) else {
+            return Err(MergeError::NoBuilders);
+        };
+        let mut total = Counts::default();
+        for builder in builders {
+            if builder.as_of != as_of {
+                return Err(MergeError::DifferentDates(as_of, builder.as_of));
+            }
+            total.add(builder.into_counts());
+        }
+        total
+            .accounts
+            .sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
+        if let Some(pair) = total
+            .accounts
+            .windows(2)
+            .find(|w| w[0].customer_id == w[1].customer_id)
+        {
+            return Err(MergeError::AccountInTwoBuilders(
+                pair[0].customer_id.clone(),
+            ));
+        }
+        Ok(total.into_report(as_of))
+    }
+
+    /// The additive totals of this builder's accounts.
+    fn into_counts(self) -> Counts {
         #[derive(Default, Clone)]
         struct Totals {
             mau: u64,
@@ -835,16 +883,16 @@ impl EngagementBuilder {
             adopters[feature as usize] += 1;
         }
         let active_accounts = self.accounts.iter().filter(|a| a.events_window > 0).count() as u64;
-        let feature_adoption = self
+        let adopters = self
             .features
             .iter()
             .zip(&adopters)
             .filter(|(_, &n)| n > 0)
-            .map(|(name, &n)| (name.to_string(), n as f64 / active_accounts as f64))
+            .map(|(name, &n)| (name.to_string(), n))
             .collect();
 
         let window = WINDOW_DAYS as f64;
-        let mut accounts: Vec<AccountEngagement> = self
+        let accounts: Vec<AccountEngagement> = self
             .accounts
             .iter()
             .zip(&totals)
@@ -863,16 +911,83 @@ impl EngagementBuilder {
                 days_since_last_activity: self.as_of_day - account.last_ms.div_euclid(DAY_MS),
             })
             .collect();
-        accounts.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
-
-        EngagementReport {
-            as_of: self.as_of,
+        Counts {
             dau,
             wau,
             mau,
-            stickiness: (mau > 0).then(|| active_user_days as f64 / window / mau as f64),
-            feature_adoption,
+            active_user_days,
+            active_accounts,
+            adopters,
             accounts,
+            events_used: self.events_used,
+            events_after_as_of: self.events_after_as_of,
+        }
+    }
+}
+
+/// Why [`EngagementBuilder::finish_all`] could not merge its builders.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    /// There was no builder.
+    #[error("no engagement builders to merge")]
+    NoBuilders,
+    /// The builders were made for different as-of dates.
+    #[error("engagement builders for different as-of dates: {0} and {1}")]
+    DifferentDates(NaiveDate, NaiveDate),
+    /// One account's events went to two builders.
+    #[error("account {0:?} is in two engagement builders")]
+    AccountInTwoBuilders(String),
+}
+
+/// What the builders of disjoint accounts add up: everything a report needs.
+#[derive(Debug, Default)]
+struct Counts {
+    dau: u64,
+    wau: u64,
+    mau: u64,
+    active_user_days: u64,
+    active_accounts: u64,
+    /// Accounts that used each feature in the window.
+    adopters: BTreeMap<String, u64>,
+    accounts: Vec<AccountEngagement>,
+    events_used: u64,
+    events_after_as_of: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: Counts) {
+        self.dau += other.dau;
+        self.wau += other.wau;
+        self.mau += other.mau;
+        self.active_user_days += other.active_user_days;
+        self.active_accounts += other.active_accounts;
+        for (feature, n) in other.adopters {
+            *self.adopters.entry(feature).or_default() += n;
+        }
+        self.accounts.extend(other.accounts);
+        self.events_used += other.events_used;
+        self.events_after_as_of += other.events_after_as_of;
+    }
+
+    fn into_report(mut self, as_of: NaiveDate) -> EngagementReport {
+        let window = WINDOW_DAYS as f64;
+        let active_accounts = self.active_accounts as f64;
+        let feature_adoption = self
+            .adopters
+            .into_iter()
+            .map(|(name, n)| (name, n as f64 / active_accounts))
+            .collect();
+        self.accounts
+            .sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
+        EngagementReport {
+            as_of,
+            dau: self.dau,
+            wau: self.wau,
+            mau: self.mau,
+            stickiness: (self.mau > 0)
+                .then(|| self.active_user_days as f64 / window / self.mau as f64),
+            feature_adoption,
+            accounts: self.accounts,
             events_used: self.events_used,
             events_after_as_of: self.events_after_as_of,
         }

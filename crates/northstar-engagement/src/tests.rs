@@ -596,3 +596,58 @@ fn window_events_first_then_window_complete_gives_the_same_report_and_stores_few
     );
     assert_eq!(with.sessions_30d, without.sessions_30d + 1);
 }
+
+#[test]
+fn builders_of_disjoint_accounts_merge_into_the_single_builder_report() {
+    let mut events = mixed_fixture();
+    events.push(ev("echo", "u0", day(3, 30)).feature("reports"));
+    let expected = report(&events);
+    for parts in [1usize, 2, 3, 5] {
+        let mut builders: Vec<EngagementBuilder> = (0..parts)
+            .map(|_| EngagementBuilder::new(as_of()))
+            .collect();
+        for e in &events {
+            // Accounts to builders by the length and first byte of the id.
+            let part = (e.customer.len() + e.customer.as_bytes()[0] as usize) % parts;
+            builders[part].push(&Event {
+                customer_id: &e.customer,
+                user_id: &e.user,
+                timestamp_ms: e.t,
+                feature: e.feature.as_deref(),
+                session_id: e.session.as_deref(),
+            });
+        }
+        assert_eq!(
+            EngagementBuilder::finish_all(builders).unwrap(),
+            expected,
+            "{parts} parts"
+        );
+    }
+    // The same account in two builders is refused, as are different dates and no builders.
+    let (mut a, mut b) = (
+        EngagementBuilder::new(as_of()),
+        EngagementBuilder::new(as_of()),
+    );
+    for builder in [&mut a, &mut b] {
+        builder.push(&Event {
+            customer_id: "acme",
+            user_id: "u",
+            timestamp_ms: day(3, 2),
+            feature: None,
+            session_id: None,
+        });
+    }
+    assert_eq!(
+        EngagementBuilder::finish_all(vec![a, b]),
+        Err(MergeError::AccountInTwoBuilders("acme".into()))
+    );
+    let other_day = EngagementBuilder::new(NaiveDate::from_ymd_opt(2024, 3, 31).unwrap());
+    assert!(matches!(
+        EngagementBuilder::finish_all(vec![EngagementBuilder::new(as_of()), other_day]),
+        Err(MergeError::DifferentDates(..))
+    ));
+    assert_eq!(
+        EngagementBuilder::finish_all(Vec::new()),
+        Err(MergeError::NoBuilders)
+    );
+}

@@ -9,6 +9,7 @@ mod progress;
 mod rfm_input;
 mod snapshot;
 mod store_path;
+mod stored_engagement;
 
 use clap::Parser;
 use std::process::ExitCode;

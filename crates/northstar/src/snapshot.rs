@@ -16,21 +16,19 @@ use crate::commands::clv::customer_values;
 use crate::commands::fit::{fit_purchase_model_with, ModelKind};
 use crate::commands::predict::purchase_predictions;
 use crate::model_file::fit_to_json;
+use crate::stored_engagement::engagement_on;
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate};
 use northstar_act::{
     CompiledConfig, Config, Fields, PurchaseModel as PurchaseChoice, TriggerEvent,
 };
 use northstar_data::{summarize_records, RfmRow, Summary, SummaryOptions, TimeUnit};
-use northstar_engagement::{EngagementBuilder, EngagementReport, InternedEvent};
 use northstar_models::clv::{ClvOptions, Discounting, DAYS_PER_MONTH};
 use northstar_models::evaluation::evaluate_holdout;
 use northstar_models::gamma_gamma::SpendData;
 use northstar_models::{FitOptions, GammaGamma, Rfm, SpendModel};
 use northstar_saas::PricedPeriod;
-use northstar_store::{
-    ActionKind, CustomerScore, InternedEventRef, JsonText, NewAction, Snapshot, Store,
-};
+use northstar_store::{ActionKind, CustomerScore, JsonText, NewAction, Snapshot, Store};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -546,39 +544,6 @@ fn mrr_on(store: &dyn Store, day: NaiveDate) -> Result<BTreeMap<String, f64>> {
         Some(e) => Err(e),
         None => Ok(mrr),
     }
-}
-
-/// The engagement report of `northstar engagement`, from the stored events (`None` without
-/// events).
-fn engagement_on(store: &dyn Store, as_of: NaiveDate) -> Result<Option<EngagementReport>> {
-    if store.dataset_counts()?.events == 0 {
-        return Ok(None);
-    }
-    let mut builder = EngagementBuilder::new(as_of);
-    // The window's events first, then the earlier ones: the builder then keeps only the
-    // sessions that start in the window, not those of the whole history.
-    let window_start = builder.window_start_ms();
-    store.for_each_interned_event(Some(window_start), None, &mut |e, names| {
-        push_stored_event(&mut builder, e, names)
-    })?;
-    builder.window_complete();
-    store.for_each_interned_event(None, Some(window_start), &mut |e, names| {
-        push_stored_event(&mut builder, e, names)
-    })?;
-    Ok(Some(builder.finish()))
-}
-
-fn push_stored_event(builder: &mut EngagementBuilder, e: &InternedEventRef<'_>, names: &[String]) {
-    let event = InternedEvent {
-        customer: e.customer,
-        user: e.user,
-        timestamp_ms: e.timestamp_ms,
-        feature: e.feature,
-        session_id: e.session_id,
-    };
-    builder.push_interned(&event, |id| {
-        names.get(id as usize).map_or("", String::as_str)
-    });
 }
 
 /// The events that event triggers look at: after the previous snapshot's date, up to and
