@@ -162,3 +162,64 @@ fn missing_column_is_named_with_the_header_seen() {
         "{err}"
     );
 }
+
+/// `refresh` computes engagement from the store (window first, on several threads); every
+/// account's figures must be those `northstar engagement` computes from the file.
+#[test]
+fn refresh_from_the_store_gives_the_figures_of_engagement_on_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let db = db.to_str().unwrap();
+    let events = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sample_events.csv");
+    northstar()
+        .args(["import", "events", events, "--db", db])
+        .assert()
+        .success();
+    // Window starts inside the data (sessions cross it) and at its end.
+    for as_of in ["2024-05-20", "2024-07-03"] {
+        northstar()
+            .args(["refresh", "--as-of", as_of, "--db", db])
+            .assert()
+            .success();
+        let out = northstar()
+            .args(["engagement", events, "--as-of", as_of, "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let store = northstar_store::SqliteStore::open(Path::new(db)).unwrap();
+        use northstar_store::Store;
+        let day = chrono::NaiveDate::parse_from_str(as_of, "%Y-%m-%d").unwrap();
+        let scores = store.scores_at(day).unwrap();
+        let accounts = report["accounts"].as_array().unwrap();
+        assert_eq!(scores.len(), accounts.len(), "{as_of}");
+        assert!(accounts
+            .iter()
+            .any(|a| a["sessions_30d"].as_u64() > Some(0)));
+        for (score, account) in scores.iter().zip(accounts) {
+            let fields = score.fields.to_value().unwrap();
+            assert_eq!(json!(score.customer_id), account["customer_id"]);
+            for key in [
+                "active_users_30d",
+                "dau_mau",
+                "sessions_30d",
+                "avg_session_minutes",
+                "features_used_30d",
+                "usage_trend",
+                "days_since_last_activity",
+            ] {
+                let (stored, expected) = (&fields[key], &account[key]);
+                // Counts are stored as numbers of the fields' one numeric type.
+                let same = match (stored.as_f64(), expected.as_f64()) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => stored.is_null() && expected.is_null(),
+                };
+                assert!(
+                    same,
+                    "{as_of} {} {key}: {stored} vs {expected}",
+                    score.customer_id
+                );
+            }
+        }
+    }
+}
