@@ -7,7 +7,8 @@
 //!   resolution: purchases by one customer on one calendar day merge into one purchase day.
 //!   Memory grows with the number of customers, not rows.
 //! * [`write_rfm_csv`] and [`write_calibration_holdout_csv`] write those tables as CSV.
-//! * [`read_rfm_csv`] reads an RFM table back for fitting and prediction.
+//! * [`read_rfm_csv`] reads an RFM table back for fitting and prediction; [`RfmFile::fold`]
+//!   hands its rows out chunk by chunk on every core without building the table.
 //! * [`for_each_event`] streams a product-usage events file (`customer_id,user_id,timestamp,event`
 //!   plus optional `feature`, `session_id`, `duration_seconds`) as [`EventRecord`]s with UTC
 //!   millisecond timestamps, in constant memory.
@@ -36,13 +37,14 @@ pub use format::{
     ColumnRef, Delimiter, NegativeAmounts, SummaryOptions, TimeUnit, TransactionFormat,
 };
 pub use numeric_table::{read_numeric_table, NumericTable, TableSpec};
-pub use rfm_input::{read_rfm_csv, CustomerIds, RfmInput, RfmTable};
+pub use rfm_input::{read_rfm_csv, CustomerIds, RfmFile, RfmInput, RfmTable};
 pub use scan::find_name;
 pub use summary::{
-    summarize_file, summarize_records, CalibrationHoldoutRow, RecordFeed, RfmRow, Summary,
+    summarize_file, summarize_file_table, summarize_records, CalibrationHoldoutRow, RecordFeed,
+    RfmRow, Summary, SummaryTable,
 };
 pub use transactions::for_each_transaction;
-pub use write::{write_calibration_holdout_csv, write_rfm_csv};
+pub use write::{write_calibration_holdout_csv, write_rfm_csv, write_table_csv};
 
 #[cfg(test)]
 pub(crate) mod test_util {

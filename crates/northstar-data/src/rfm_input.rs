@@ -5,11 +5,13 @@
 //!
 //! The table has one row per customer, so it is read whole into memory (memory grows with the
 //! number of customers either way). Files without quotes are then split into line-aligned chunks
-//! and parsed on every core; files with quoted fields go through the general CSV reader. The
-//! result is columnar ([`RfmTable`]): a handful of vectors and one string holding every id, so a
-//! million-row table costs no per-row allocation.
+//! and parsed on every core; files with quoted fields go through the general CSV reader.
+//! [`RfmFile::fold`] hands every row to the caller, chunk by chunk on every core, so a command
+//! can validate, compress or score rows as they are parsed without first building a table;
+//! [`read_rfm_csv`] builds the columnar [`RfmTable`] (a handful of vectors and one string
+//! holding every id, so a million-row table costs no per-row allocation).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -84,7 +86,14 @@ impl CustomerIds {
         (0..self.len()).map(|i| self.get(i))
     }
 
-    fn append(&mut self, other: &CustomerIds) {
+    /// Appends every id of `other`.
+    ///
+    /// ```
+    /// let mut ids: northstar_data::CustomerIds = ["a"].into_iter().collect();
+    /// ids.append(&["b", "c"].into_iter().collect());
+    /// assert_eq!(ids.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+    /// ```
+    pub fn append(&mut self, other: &CustomerIds) {
         let offset = self.text.len();
         self.text.push_str(&other.text);
         self.ends.extend(other.ends.iter().map(|end| end + offset));
@@ -122,7 +131,7 @@ pub struct RfmTable {
 }
 
 impl RfmTable {
-    fn with_columns(columns: &Columns<'_>, capacity: usize) -> Self {
+    fn with_columns(monetary: bool, weight: bool, capacity: usize) -> Self {
         RfmTable {
             lines: Vec::with_capacity(capacity),
             ids: CustomerIds {
@@ -132,14 +141,23 @@ impl RfmTable {
             frequency: Vec::with_capacity(capacity),
             recency: Vec::with_capacity(capacity),
             t: Vec::with_capacity(capacity),
-            monetary_value: columns
-                .monetary
-                .as_ref()
-                .map(|_| Vec::with_capacity(capacity)),
-            weight: columns
-                .weight
-                .as_ref()
-                .map(|_| Vec::with_capacity(capacity)),
+            monetary_value: monetary.then(|| Vec::with_capacity(capacity)),
+            weight: weight.then(|| Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends one row.
+    fn push(&mut self, row: RfmInput<'_>) {
+        self.lines.push(row.line);
+        self.ids.push(row.customer_id);
+        self.frequency.push(row.frequency);
+        self.recency.push(row.recency);
+        self.t.push(row.t);
+        if let Some(values) = &mut self.monetary_value {
+            values.push(row.monetary_value);
+        }
+        if let Some(values) = &mut self.weight {
+            values.push(row.weight);
         }
     }
 
@@ -192,8 +210,8 @@ struct Col {
 }
 
 /// Where each needed column is, found from the header; turns a row's fields into an [`RfmInput`].
-struct Columns<'a> {
-    path: &'a Path,
+struct Columns {
+    path: PathBuf,
     names: Vec<String>,
     header_line: u64,
     id: usize,
@@ -204,9 +222,9 @@ struct Columns<'a> {
     weight: Option<Col>,
 }
 
-impl<'a> Columns<'a> {
+impl Columns {
     fn from_header(
-        path: &'a Path,
+        path: &Path,
         id_col: &str,
         names: Vec<String>,
         header_line: u64,
@@ -246,7 +264,7 @@ impl<'a> Columns<'a> {
             t: required("T")?,
             monetary: optional("monetary_value"),
             weight: optional("weight"),
-            path,
+            path: path.to_path_buf(),
             names,
             header_line,
         })
@@ -266,7 +284,7 @@ impl<'a> Columns<'a> {
     fn ragged(&self, line: u64, found: usize) -> DataError {
         InputError::new(
             InputErrorKind::RaggedRow,
-            self.path,
+            &self.path,
             format!(
                 "found {found} fields, expected {} (as in the header on line {})",
                 self.width(),
@@ -277,25 +295,24 @@ impl<'a> Columns<'a> {
         .into()
     }
 
+    /// Parses one (untrimmed) cell of column `col`; an empty cell is `None` when `optional`.
+    #[inline]
     fn number(
         &self,
         line: u64,
         col: &Col,
-        fields: &[&[u8]],
+        cell: &[u8],
         optional: bool,
     ) -> Result<Option<f64>, DataError> {
-        let bytes = trim(fields[col.index]);
+        let bytes = trim(cell);
         if optional && bytes.is_empty() {
             return Ok(None);
         }
-        let parsed = fast_float2::parse::<f64, _>(bytes)
-            .ok()
-            .filter(|v| v.is_finite());
-        parsed.map(Some).ok_or_else(|| {
+        parse_number(bytes).map(Some).ok_or_else(|| {
             DataError::from(
                 InputError::new(
                     InputErrorKind::InvalidNumber,
-                    self.path,
+                    &self.path,
                     format!(
                         "\"{}\" is not a valid {}; expected a finite number",
                         show(bytes),
@@ -309,62 +326,83 @@ impl<'a> Columns<'a> {
         })
     }
 
-    /// Appends one data row (already checked to have the header's width) to `table`.
-    fn push_row(&self, line: u64, fields: &[&[u8]], table: &mut RfmTable) -> Result<(), DataError> {
-        let id_bytes = trim(fields[self.id]);
-        let customer_id = match std::str::from_utf8(id_bytes) {
-            Ok(s) if !s.is_empty() => s,
-            Ok(_) => {
-                return Err(InputError::new(
-                    InputErrorKind::EmptyCustomerId,
-                    self.path,
-                    "the customer id is empty; expected a non-empty id",
-                )
-                .at_line(line)
-                .in_column(self.info(self.id))
-                .into())
-            }
-            Err(_) => {
-                return Err(InputError::new(
-                    InputErrorKind::InvalidUtf8,
-                    self.path,
-                    format!(
-                        "\"{}\" is not valid UTF-8; expected UTF-8 text",
-                        show(id_bytes)
-                    ),
-                )
-                .at_line(line)
-                .in_column(self.info(self.id))
-                .with_value(show(id_bytes))
-                .into())
-            }
+    /// The customer id of a row: `text`, if the caller already knows the cell is UTF-8, else
+    /// the (trimmed) bytes, checked.
+    #[inline]
+    fn customer_id<'s>(
+        &self,
+        line: u64,
+        bytes: &'s [u8],
+        text: Option<&'s str>,
+    ) -> Result<&'s str, DataError> {
+        let id = match text {
+            Some(text) => Ok(text),
+            None => std::str::from_utf8(bytes),
         };
+        match id {
+            Ok(s) if !s.is_empty() => Ok(s),
+            Ok(_) => Err(InputError::new(
+                InputErrorKind::EmptyCustomerId,
+                &self.path,
+                "the customer id is empty; expected a non-empty id",
+            )
+            .at_line(line)
+            .in_column(self.info(self.id))
+            .into()),
+            Err(_) => Err(InputError::new(
+                InputErrorKind::InvalidUtf8,
+                &self.path,
+                format!(
+                    "\"{}\" is not valid UTF-8; expected UTF-8 text",
+                    show(bytes)
+                ),
+            )
+            .at_line(line)
+            .in_column(self.info(self.id))
+            .with_value(show(bytes))
+            .into()),
+        }
+    }
+
+    /// One data row (already checked to have the header's width): `cell(i)` is field `i`
+    /// untrimmed, `id` the trimmed id cell and, when known to be UTF-8, its text.
+    #[inline]
+    fn row<'s, 'c>(
+        &self,
+        line: u64,
+        cell: impl Fn(usize) -> &'c [u8],
+        id: (&'s [u8], Option<&'s str>),
+    ) -> Result<RfmInput<'s>, DataError> {
+        let customer_id = self.customer_id(line, id.0, id.1)?;
         // Required columns never yield `None`.
         let required = |col: &Col| {
-            self.number(line, col, fields, false)
+            self.number(line, col, cell(col.index), false)
                 .map(|v| v.unwrap_or(f64::NAN))
         };
         let frequency = required(&self.frequency)?;
         let recency = required(&self.recency)?;
         let t = required(&self.t)?;
-        if let (Some(col), Some(values)) = (&self.monetary, &mut table.monetary_value) {
-            values.push(self.number(line, col, fields, true)?);
-        }
-        if let (Some(col), Some(values)) = (&self.weight, &mut table.weight) {
-            values.push(self.number(line, col, fields, true)?);
-        }
-        table.lines.push(line);
-        table.ids.push(customer_id);
-        table.frequency.push(frequency);
-        table.recency.push(recency);
-        table.t.push(t);
-        Ok(())
+        let optional = |col: &Option<Col>| match col {
+            Some(col) => self.number(line, col, cell(col.index), true),
+            None => Ok(None),
+        };
+        let monetary_value = optional(&self.monetary)?;
+        let weight = optional(&self.weight)?;
+        Ok(RfmInput {
+            line,
+            customer_id,
+            frequency,
+            recency,
+            t,
+            monetary_value,
+            weight,
+        })
     }
 
     fn no_rows(&self) -> DataError {
         InputError::new(
             InputErrorKind::NoData,
-            self.path,
+            &self.path,
             format!(
                 "the file has a header (line {}) but no data rows; expected one row per customer",
                 self.header_line
@@ -372,6 +410,92 @@ impl<'a> Columns<'a> {
         )
         .into()
     }
+}
+
+/// Powers of ten that are exact in `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A trimmed cell as a finite number, or `None`.
+///
+/// The forms a summary writes (`[+-]digits[.digits]` with a mantissa of at most 2^53, such as
+/// `12`, `0` or `71.57142857142857`) are the integer `m` over `10^k`, both exact in `f64`, so the
+/// one correctly rounded division gives the correctly rounded value, as the general parser
+/// does. Everything else (longer mantissas, exponents, ...) goes to `fast_float2`.
+#[inline]
+fn parse_number(bytes: &[u8]) -> Option<f64> {
+    let (negative, digits) = match bytes {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, bytes),
+    };
+    if digits.len() <= 20 {
+        let mut mantissa = 0u64;
+        let mut i = digits_into(digits, 0, &mut mantissa);
+        let whole = i;
+        let mut decimals = 0;
+        if digits.get(i) == Some(&b'.') {
+            i = digits_into(digits, i + 1, &mut mantissa);
+            decimals = i - whole - 1;
+        }
+        // At most 19 digits cannot overflow; 2^53 and below convert exactly.
+        if i == digits.len()
+            && whole + decimals > 0
+            && whole + decimals <= 19
+            && mantissa <= 1 << 53
+        {
+            let value = mantissa as f64 / POW10[decimals];
+            return Some(if negative { -value } else { value });
+        }
+    }
+    fast_float2::parse::<f64, _>(bytes)
+        .ok()
+        .filter(|v| v.is_finite())
+}
+
+/// Appends the run of decimal digits of `bytes` from `i` to `mantissa` (wrapping: the caller
+/// checks the digit count) and returns where the run ends. Eight digits at a time where it can.
+#[inline]
+fn digits_into(bytes: &[u8], mut i: usize, mantissa: &mut u64) -> usize {
+    while let Some(word) = bytes.get(i..i + 8) {
+        let mut le = [0; 8];
+        le.copy_from_slice(word);
+        let Some(value) = eight_digits(u64::from_le_bytes(le)) else {
+            break;
+        };
+        *mantissa = mantissa.wrapping_mul(100_000_000).wrapping_add(value);
+        i += 8;
+    }
+    while let Some(d) = bytes
+        .get(i)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|&d| d < 10)
+    {
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    i
+}
+
+/// The value of eight ASCII digits loaded little-endian (the first digit in the low byte), or
+/// `None` if some byte is not a digit. Every step works on all the bytes of the word at once.
+#[inline]
+fn eight_digits(word: u64) -> Option<u64> {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // A digit is 0x30..=0x39: its high nibble is 3, and still 3 after adding 6. (A byte that
+    // carries into the next one when 6 is added is at least 0xFA, so it fails the first test.)
+    let sixes = word.wrapping_add(0x0606_0606_0606_0606);
+    if (word & HIGH) | ((sixes & HIGH) >> 4) != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    let v = word - 0x3030_3030_3030_3030;
+    // Pairs of digits, then quadruples, then all eight: each time the more significant part
+    // (lower byte) is scaled and the next added, in every lane at once.
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF)
 }
 
 fn empty_file(path: &Path, id_col: &str) -> DataError {
@@ -385,9 +509,281 @@ fn empty_file(path: &Path, id_col: &str) -> DataError {
     .into()
 }
 
-/// Reads a comma-separated RFM table with a header. Required columns: `id_col`, `frequency`,
-/// `recency` and `T` (names are case-sensitive); optional: `monetary_value` and `weight` (an
-/// empty cell there reads as `None`). Other columns are ignored. Numbers must be finite.
+/// An RFM table file, read into memory with its header checked, whose rows are handed out by
+/// [`RfmFile::fold`]. Required columns: the id column, `frequency`, `recency` and `T` (names
+/// are case-sensitive); optional: `monetary_value` and `weight` (an empty cell there reads as
+/// `None`). Other columns are ignored. Numbers must be finite.
+///
+/// ```
+/// use northstar_data::RfmFile;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("rfm.csv");
+/// std::fs::write(&path, "customer_id,frequency,recency,T\na,2,1.5,4\nb,0,0,3\n").unwrap();
+/// let file = RfmFile::open(&path, "customer_id").unwrap();
+/// assert!(!file.has_monetary_value());
+/// // One accumulator per chunk, in file order: here the ids and the repeat purchases.
+/// let chunks = file
+///     .fold(Vec::new, |ids, row| {
+///         ids.push((row.customer_id, row.frequency));
+///         Ok::<(), northstar_data::DataError>(())
+///     })
+///     .unwrap();
+/// assert_eq!(chunks.concat(), vec![("a", 2.0), ("b", 0.0)]);
+/// ```
+pub struct RfmFile {
+    columns: Columns,
+    source: Source,
+}
+
+enum Source {
+    /// A file without quotes: its bytes and where the first data line starts.
+    Text { bytes: Vec<u8>, rows_start: usize },
+    /// Any other CSV, parsed whole by the general reader.
+    Table(RfmTable),
+}
+
+impl RfmFile {
+    /// Reads `path` and finds the columns in its header; `id_col` names the customer-id column.
+    /// A file without quotes is parsed later, by [`fold`](Self::fold); any other CSV is
+    /// parsed now, so its first bad row is reported here.
+    pub fn open(path: &Path, id_col: &str) -> Result<Self, DataError> {
+        let bytes = read_whole(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let body_start = if bytes.starts_with(UTF8_BOM) {
+            UTF8_BOM.len()
+        } else {
+            0
+        };
+        let body = &bytes[body_start..];
+        let simple = memchr::memchr(b'"', body).is_none()
+            && !matches!(body.first(), Some(b'\n' | b'\r' | b' ' | b'\t'));
+        if !simple {
+            drop(bytes);
+            let (columns, table) = read_general(path, id_col)?;
+            return Ok(Self {
+                columns,
+                source: Source::Table(table),
+            });
+        }
+        let header_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
+        let header = body[..header_end]
+            .strip_suffix(b"\r")
+            .unwrap_or(&body[..header_end]);
+        if trim(header).is_empty() {
+            return Err(empty_file(path, id_col));
+        }
+        let names = header
+            .split(|&b| b == b',')
+            .map(|f| String::from_utf8_lossy(trim(f)).into_owned())
+            .collect();
+        let columns = Columns::from_header(path, id_col, names, 1)?;
+        let rows_start = (body_start + header_end + 1).min(bytes.len());
+        Ok(Self {
+            columns,
+            source: Source::Text { bytes, rows_start },
+        })
+    }
+
+    /// The file read.
+    pub fn path(&self) -> &Path {
+        &self.columns.path
+    }
+
+    /// Whether the header has a `monetary_value` column.
+    pub fn has_monetary_value(&self) -> bool {
+        self.columns.monetary.is_some()
+    }
+
+    /// Whether the header has a `weight` column.
+    pub fn has_weight(&self) -> bool {
+        self.columns.weight.is_some()
+    }
+
+    /// Parses every data row and hands it to `fold`, in file order within line-aligned chunks
+    /// that are processed on every core; returns one accumulator (made by `init`) per chunk, in
+    /// file order. The first error in file order is returned, whether a parse error (an
+    /// [`InputError`] naming file, line, column and value) or one of `fold`'s; a file with a
+    /// header and no rows is an error too.
+    pub fn fold<'s, A, E>(
+        &'s self,
+        init: impl Fn() -> A + Sync,
+        fold: impl Fn(&mut A, RfmInput<'s>) -> Result<(), E> + Sync,
+    ) -> Result<Vec<A>, E>
+    where
+        A: Send,
+        E: From<DataError> + Send,
+    {
+        let results: Vec<Result<(A, usize), E>> = match &self.source {
+            Source::Text { bytes, rows_start } => {
+                let rest = &bytes[*rows_start..];
+                let chunks = line_chunks(rest, (rayon::current_num_threads() * 4).max(1));
+                let newlines: Vec<u64> = chunks
+                    .par_iter()
+                    .map(|chunk| memchr::memchr_iter(b'\n', chunk).count() as u64)
+                    .collect();
+                let first_lines = newlines.iter().scan(2, |line, n| {
+                    let first = *line;
+                    *line += n;
+                    Some(first)
+                });
+                let jobs: Vec<(&[u8], u64)> = chunks.iter().copied().zip(first_lines).collect();
+                jobs.into_par_iter()
+                    .map(|(chunk, first_line)| {
+                        let mut acc = init();
+                        let rows = self.fold_text(chunk, first_line, &mut acc, &fold)?;
+                        Ok((acc, rows))
+                    })
+                    .collect()
+            }
+            Source::Table(table) => {
+                let pieces = (rayon::current_num_threads() * 4).max(1);
+                let per_piece = table.len().div_ceil(pieces).max(1);
+                let starts: Vec<usize> = (0..table.len()).step_by(per_piece).collect();
+                starts
+                    .into_par_iter()
+                    .map(|start| {
+                        let mut acc = init();
+                        let end = (start + per_piece).min(table.len());
+                        for i in start..end {
+                            fold(&mut acc, table.row(i))?;
+                        }
+                        Ok((acc, end - start))
+                    })
+                    .collect()
+            }
+        };
+        let mut accumulators = Vec::with_capacity(results.len());
+        let mut rows = 0;
+        for result in results {
+            let (acc, n) = result?;
+            rows += n;
+            accumulators.push(acc);
+        }
+        if rows == 0 {
+            return Err(self.columns.no_rows().into());
+        }
+        Ok(accumulators)
+    }
+
+    /// Parses the rows of one line-aligned chunk (line `first_line` first); returns how many
+    /// rows it handed to `fold` (blank lines are skipped).
+    fn fold_text<'s, A, E: From<DataError>>(
+        &self,
+        chunk: &'s [u8],
+        first_line: u64,
+        acc: &mut A,
+        fold: &impl Fn(&mut A, RfmInput<'s>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let columns = &self.columns;
+        // Chunks end at line ends, so a chunk of valid UTF-8 gives every id as text at once.
+        let text = std::str::from_utf8(chunk).ok();
+        let mut fields: Vec<(usize, usize)> = Vec::with_capacity(columns.width() + 1);
+        let mut start = 0;
+        let mut line = first_line;
+        let mut rows = 0;
+        let mut separators = memchr::memchr2_iter(b',', b'\n', chunk);
+        loop {
+            let (end, line_end) = match separators.next() {
+                Some(at) => (at, chunk[at] == b'\n'),
+                None if start < chunk.len() || !fields.is_empty() => (chunk.len(), true),
+                None => break,
+            };
+            fields.push((start, end));
+            start = end + 1;
+            if !line_end {
+                continue;
+            }
+            if let Some(last) = fields.last_mut() {
+                if last.1 > last.0 && chunk[last.1 - 1] == b'\r' {
+                    last.1 -= 1;
+                }
+            }
+            let blank = fields.len() == 1 && trim(&chunk[fields[0].0..fields[0].1]).is_empty();
+            if !blank {
+                if fields.len() != columns.width() {
+                    return Err(columns.ragged(line, fields.len()).into());
+                }
+                let (id_start, id_end) = trim_range(chunk, fields[columns.id]);
+                let id_text = text.and_then(|text| text.get(id_start..id_end));
+                let row = columns.row(
+                    line,
+                    |i| &chunk[fields[i].0..fields[i].1],
+                    (&chunk[id_start..id_end], id_text),
+                )?;
+                fold(acc, row)?;
+                rows += 1;
+            }
+            fields.clear();
+            line += 1;
+            if end == chunk.len() {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// The whole file. A large file is read in pieces on every core at once (`pread` at each
+/// piece's offset), which also spreads the cost of mapping the fresh buffer; if the file turns
+/// out not to have the size it had when the read started, it is read again in one go.
+fn read_whole(path: &Path) -> std::io::Result<Vec<u8>> {
+    const PARALLEL_FROM: u64 = 8 << 20;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::File::open(path)?;
+        let size = file.metadata()?.len();
+        if let Ok(len) = usize::try_from(size) {
+            if size >= PARALLEL_FROM {
+                let mut bytes = vec![0u8; len];
+                let piece = len.div_ceil(rayon::current_num_threads().max(1) * 2);
+                let read = bytes
+                    .par_chunks_mut(piece)
+                    .enumerate()
+                    .try_for_each(|(i, part)| file.read_exact_at(part, (i * piece) as u64));
+                let mut probe = [0u8; 1];
+                if read.is_ok() && file.read_at(&mut probe, size)? == 0 {
+                    return Ok(bytes);
+                }
+            }
+        }
+    }
+    std::fs::read(path)
+}
+
+/// A field's byte range with ASCII whitespace trimmed from both ends.
+#[inline]
+fn trim_range(bytes: &[u8], (mut start, mut end): (usize, usize)) -> (usize, usize) {
+    while start < end && bytes[start].is_ascii_whitespace() {
+        start += 1;
+    }
+    while end > start && bytes[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// Splits `rest` into about `pieces` chunks, each ending just after a line end (the last at the
+/// end of `rest`).
+fn line_chunks(rest: &[u8], pieces: usize) -> Vec<&[u8]> {
+    let mut bounds = vec![0];
+    for i in 1..pieces {
+        let from = (rest.len() * i / pieces).max(*bounds.last().unwrap_or(&0));
+        match memchr::memchr(b'\n', &rest[from..]).map(|p| from + p + 1) {
+            Some(at) if at < rest.len() => bounds.push(at),
+            _ => break,
+        }
+    }
+    bounds.push(rest.len());
+    bounds.windows(2).map(|w| &rest[w[0]..w[1]]).collect()
+}
+
+/// Reads a comma-separated RFM table with a header into columns. Required columns: `id_col`,
+/// `frequency`, `recency` and `T` (names are case-sensitive); optional: `monetary_value` and
+/// `weight` (an empty cell there reads as `None`). Other columns are ignored. Numbers must be
+/// finite. [`RfmFile::fold`] reads the same rows without building the table.
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -398,120 +794,29 @@ fn empty_file(path: &Path, id_col: &str) -> DataError {
 /// assert_eq!((row.line, row.customer_id, row.frequency, row.t, row.weight), (2, "c1", 2.0, 38.86, None));
 /// ```
 pub fn read_rfm_csv(path: &Path, id_col: &str) -> Result<RfmTable, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes);
-    let simple = memchr::memchr(b'"', body).is_none()
-        && !matches!(body.first(), Some(b'\n' | b'\r' | b' ' | b'\t'));
-    if simple {
-        read_simple(path, id_col, body)
-    } else {
-        read_general(path, id_col)
+    let file = RfmFile::open(path, id_col)?;
+    let (monetary, weight) = (file.has_monetary_value(), file.has_weight());
+    if let Source::Table(table) = file.source {
+        return Ok(table);
     }
+    let parts = file.fold(
+        || RfmTable::with_columns(monetary, weight, 0),
+        |table, row| {
+            table.push(row);
+            Ok::<(), DataError>(())
+        },
+    )?;
+    let mut table = RfmTable::with_columns(monetary, weight, parts.iter().map(RfmTable::len).sum());
+    for part in &parts {
+        table.append(part);
+    }
+    Ok(table)
 }
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Lines of a chunk: (physical line number, content without the line ending).
-fn lines(chunk: &[u8], first_line: u64) -> impl Iterator<Item = (u64, &[u8])> {
-    let mut start = 0;
-    let mut line = first_line;
-    let mut ends = memchr::memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len()));
-    std::iter::from_fn(move || {
-        let end = ends.next()?;
-        let text = &chunk[start.min(end)..end];
-        start = end + 1;
-        line += 1;
-        Some((line - 1, text.strip_suffix(b"\r").unwrap_or(text)))
-    })
-}
-
-/// Splits a line on commas into `fields`.
-fn split_fields<'a>(text: &'a [u8], fields: &mut Vec<&'a [u8]>) {
-    fields.clear();
-    let mut start = 0;
-    for comma in memchr::memchr_iter(b',', text) {
-        fields.push(&text[start..comma]);
-        start = comma + 1;
-    }
-    fields.push(&text[start..]);
-}
-
-/// The fast path for files without quotes: the header on line 1, then the rows in parallel chunks.
-fn read_simple(path: &Path, id_col: &str, body: &[u8]) -> Result<RfmTable, DataError> {
-    let header_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
-    let header = body[..header_end]
-        .strip_suffix(b"\r")
-        .unwrap_or(&body[..header_end]);
-    if trim(header).is_empty() {
-        return Err(empty_file(path, id_col));
-    }
-    let names = header
-        .split(|&b| b == b',')
-        .map(|f| String::from_utf8_lossy(trim(f)).into_owned())
-        .collect();
-    let columns = Columns::from_header(path, id_col, names, 1)?;
-    let rest = body.get(header_end + 1..).unwrap_or(&[]);
-
-    // Line-aligned chunks, several per thread so uneven chunks even out.
-    let pieces = (rayon::current_num_threads() * 4).max(1);
-    let mut bounds = vec![0];
-    for i in 1..pieces {
-        let guess = rest.len() * i / pieces;
-        let at = memchr::memchr(b'\n', &rest[guess.max(*bounds.last().unwrap_or(&0))..])
-            .map(|p| guess.max(*bounds.last().unwrap_or(&0)) + p + 1);
-        match at {
-            Some(at) if at < rest.len() => bounds.push(at),
-            _ => break,
-        }
-    }
-    bounds.push(rest.len());
-    let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &rest[w[0]..w[1]]).collect();
-    let mut first_lines = Vec::with_capacity(chunks.len());
-    let mut line = 2;
-    for chunk in &chunks {
-        first_lines.push(line);
-        line += memchr::memchr_iter(b'\n', chunk).count() as u64;
-    }
-    let parsed: Vec<Result<RfmTable, DataError>> = chunks
-        .par_iter()
-        .zip(first_lines)
-        .map(|(chunk, first_line)| {
-            let chunk = chunk.strip_suffix(b"\n").unwrap_or(chunk);
-            let mut rows = RfmTable::with_columns(&columns, chunk.len() / 32);
-            let mut fields: Vec<&[u8]> = Vec::with_capacity(columns.width());
-            for (line, text) in lines(chunk, first_line) {
-                if trim(text).is_empty() {
-                    continue;
-                }
-                split_fields(text, &mut fields);
-                if fields.len() != columns.width() {
-                    return Err(columns.ragged(line, fields.len()));
-                }
-                columns.push_row(line, &fields, &mut rows)?;
-            }
-            Ok(rows)
-        })
-        .collect();
-    let mut rows = RfmTable::default();
-    for chunk in parsed {
-        let chunk = chunk?;
-        if rows.is_empty() {
-            rows = chunk;
-        } else {
-            rows.append(&chunk);
-        }
-    }
-    if rows.is_empty() {
-        return Err(columns.no_rows());
-    }
-    Ok(rows)
-}
-
 /// Any CSV (quoted fields, blank lines before the header, ...), read record by record.
-fn read_general(path: &Path, id_col: &str) -> Result<RfmTable, DataError> {
+fn read_general(path: &Path, id_col: &str) -> Result<(Columns, RfmTable), DataError> {
     let mut no_progress = |_| {};
     let mut records = Records::open(path, Delimiter::Comma, &mut no_progress)?;
     let mut record = Record::new();
@@ -523,18 +828,19 @@ fn read_general(path: &Path, id_col: &str) -> Result<RfmTable, DataError> {
         .map(|f| String::from_utf8_lossy(trim(f)).into_owned())
         .collect();
     let columns = Columns::from_header(path, id_col, names, header_line)?;
-    let mut rows = RfmTable::with_columns(&columns, 0);
+    let mut rows = RfmTable::with_columns(columns.monetary.is_some(), columns.weight.is_some(), 0);
     while let Some(line) = records.next(&mut record)? {
         if record.len() != columns.width() {
             return Err(columns.ragged(line, record.len()));
         }
-        let fields: Vec<&[u8]> = record.iter().collect();
-        columns.push_row(line, &fields, &mut rows)?;
+        let id = trim(&record[columns.id]);
+        let row = columns.row(line, |i| &record[i], (id, None))?;
+        rows.push(row);
     }
     if rows.is_empty() {
         return Err(columns.no_rows());
     }
-    Ok(rows)
+    Ok((columns, rows))
 }
 
 #[cfg(test)]
@@ -699,7 +1005,7 @@ mod tests {
         }
         let (_dir, path) = file("rfm.csv", &text);
         let fast = read_rfm_csv(&path, "customer_id").unwrap();
-        let general = read_general(&path, "customer_id").unwrap();
+        let (_, general) = read_general(&path, "customer_id").unwrap();
         assert_eq!(fast.len(), 5000);
         assert_eq!(fast, general);
         // An error deep in the file names the same line either way.
@@ -709,8 +1015,218 @@ mod tests {
         let broken = broken.replacen(&format!("c4321,{}", 4321 % 7), "c4321,abc", 1);
         let (_dir, path) = file("rfm.csv", &broken);
         let fast = read_rfm_csv(&path, "customer_id").unwrap_err().to_string();
-        let general = read_general(&path, "customer_id").unwrap_err().to_string();
+        let general = read_general(&path, "customer_id")
+            .err()
+            .unwrap()
+            .to_string();
         assert_eq!(fast, general);
         assert!(fast.contains("\"abc\""), "{fast}");
+    }
+
+    #[test]
+    fn fast_number_path_reads_exactly_what_the_standard_parser_reads() {
+        // Expected values: Rust's `str::parse::<f64>` (correctly rounded) on the same text.
+        let check = |text: &str| {
+            let expected = text.parse::<f64>().ok().filter(|v| v.is_finite());
+            assert_eq!(
+                parse_number(text.as_bytes()).map(f64::to_bits),
+                expected.map(f64::to_bits),
+                "{text}"
+            );
+        };
+        for text in [
+            "0",
+            "-0",
+            "+0",
+            "0.0",
+            "-0.0",
+            "1",
+            "+1",
+            ".5",
+            "5.",
+            "-.5",
+            "007",
+            "12",
+            "71.57142857142857",
+            "10.428571428571429",
+            "9007199254740992",
+            "9007199254740993",
+            "-9007199254740993",
+            "1234567890123456789",
+            "12345678901234567890",
+            "0.0000000000000000000001",
+            "1.0000000000000000001",
+            "0.1",
+            "0.3",
+            "123.45",
+            "1e5",
+            "2.5E-1",
+            "inf",
+            "nan",
+            "",
+            ".",
+            "-",
+            "+",
+            "1.2.3",
+            "1,5",
+            "0x10",
+            "--1",
+            "1 2",
+        ] {
+            check(text);
+        }
+        // Shortest round-trip forms (what `summarize` writes) of many values: whole days over
+        // 7 (weeks), 30.4375 (months) and 365.25 (years), random magnitudes and money amounts.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut buffer = ryu::Buffer::new();
+        for day in 0..5000u32 {
+            for unit in [7.0, 30.4375, 365.25] {
+                check(buffer.format(f64::from(day) / unit));
+            }
+        }
+        for _ in 0..20_000 {
+            let bits = next();
+            let value = f64::from_bits(bits >> 2); // positive, finite or not
+            check(buffer.format(value));
+            check(&format!("{}", value));
+            check(&format!("{:.2}", (bits % 1_000_000) as f64 / 100.0));
+            check(&format!("-{}", (bits % 100_000) as f64 / 7.0));
+        }
+    }
+
+    #[test]
+    fn eight_digits_at_once_agree_with_one_at_a_time() {
+        // Expected values: the digits read one by one (`str::parse::<u64>`).
+        for text in [
+            "00000000", "12345678", "99999999", "90000001", "31415926", "00000009",
+        ] {
+            let word = u64::from_le_bytes(text.as_bytes().try_into().unwrap());
+            assert_eq!(eight_digits(word), text.parse::<u64>().ok(), "{text}");
+        }
+        for text in [
+            "1234567.",
+            "/0000000",
+            ":0000000",
+            "0000000:",
+            "1234 678",
+            "-1234567",
+            "é1234567",
+        ] {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&text.as_bytes()[..8]);
+            assert_eq!(eight_digits(u64::from_le_bytes(bytes)), None, "{text}");
+        }
+        // Every byte value in every position, around all-nines and all-zeros words.
+        for position in 0..8 {
+            for byte in 0..=255u8 {
+                for base in [*b"99999999", *b"00000000"] {
+                    let mut bytes = base;
+                    bytes[position] = byte;
+                    let expected = std::str::from_utf8(&bytes)
+                        .ok()
+                        .filter(|t| t.bytes().all(|b| b.is_ascii_digit()))
+                        .and_then(|t| t.parse::<u64>().ok());
+                    assert_eq!(
+                        eight_digits(u64::from_le_bytes(bytes)),
+                        expected,
+                        "{bytes:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fold_hands_out_every_row_in_order_with_its_line_and_reports_the_first_error() {
+        let mut text = String::from("customer_id,frequency,recency,T,weight\r\n");
+        for i in 0..3000 {
+            text += &format!("c{i},{},0,{}.5,\r\n", i % 4, 10 + i % 9);
+            if i % 500 == 7 {
+                text += "  \r\n";
+            }
+        }
+        let (_dir, path) = file("rfm.csv", &text);
+        let rfm = RfmFile::open(&path, "customer_id").unwrap();
+        assert!(rfm.has_weight() && !rfm.has_monetary_value());
+        let chunks = rfm
+            .fold(Vec::new, |rows, row| {
+                rows.push(row);
+                Ok::<(), DataError>(())
+            })
+            .unwrap();
+        assert!(chunks.len() > 1, "the test needs several chunks");
+        let rows = chunks.concat();
+        let table = read_general(&path, "customer_id").ok().unwrap().1;
+        assert_eq!(rows, table.rows().collect::<Vec<_>>());
+        // Row 3000 (c2999) is on line 3001 plus the 6 blank lines before it.
+        assert_eq!((rows[2999].customer_id, rows[2999].line), ("c2999", 3007));
+        assert_eq!(rows[2999].t, 10.0 + (2999 % 9) as f64 + 0.5);
+        assert_eq!(rows[2999].weight, None);
+
+        // The caller's error on an early row wins over a parse error further on.
+        let broken = text.replace("c2900,0,0,", "c2900,0,x,");
+        let (_dir, path) = file("rfm.csv", &broken);
+        let rfm = RfmFile::open(&path, "customer_id").unwrap();
+        #[derive(Debug, PartialEq)]
+        enum Error {
+            Data(String),
+            Rejected(u64),
+        }
+        impl From<DataError> for Error {
+            fn from(e: DataError) -> Self {
+                Error::Data(e.to_string())
+            }
+        }
+        let early = rfm
+            .fold(
+                || (),
+                |_, row| match row.customer_id {
+                    "c5" => Err(Error::Rejected(row.line)),
+                    _ => Ok(()),
+                },
+            )
+            .unwrap_err();
+        assert_eq!(early, Error::Rejected(7));
+        let parse = rfm
+            .fold(|| (), |_, _| Ok::<(), DataError>(()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            parse.contains("line 2908, column 'recency' (3): \"x\""),
+            "{parse}"
+        );
+    }
+
+    #[test]
+    fn fold_checks_ids_in_files_with_invalid_utf8_elsewhere() {
+        let (_dir, path) = file(
+            "rfm.csv",
+            b"customer_id,frequency,recency,T,note\na,1,2,3,\xff\nb\xfe,1,2,3,x\n".as_slice(),
+        );
+        let rfm = RfmFile::open(&path, "customer_id").unwrap();
+        let err = rfm
+            .fold(|| (), |_, _| Ok::<(), DataError>(()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3, column 'customer_id' (1)") && err.contains("UTF-8"),
+            "{err}"
+        );
+        let (_dir, path) = file(
+            "rfm.csv",
+            b"customer_id,frequency,recency,T,note\na,1,2,3,\xff\n , 1,2,3,x\n".as_slice(),
+        );
+        let rfm = RfmFile::open(&path, "customer_id").unwrap();
+        let err = rfm
+            .fold(|| (), |_, _| Ok::<(), DataError>(()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3") && err.contains("empty"), "{err}");
     }
 }

@@ -18,6 +18,7 @@ use crate::error::{DataError, InputError, InputErrorKind};
 use crate::format::{SummaryOptions, TransactionFormat};
 use crate::scan::{scan, Row, Rows, ScanStats};
 use crate::table::IdTable;
+use crate::write::{write_calibration_holdout_rows, write_rfm_rows};
 
 /// One customer's RFM summary (lifetimes' `summary_data_from_transaction_data`).
 #[derive(Debug, Clone, PartialEq)]
@@ -453,6 +454,33 @@ pub fn summarize_file(
     options: &SummaryOptions,
     on_progress: &mut dyn FnMut(u64),
 ) -> Result<Summary, DataError> {
+    summarize_file_table(path, format, options, on_progress).map(SummaryTable::into_summary)
+}
+
+/// [`summarize_file`] without building a row per customer: the summary stays in the table the
+/// summarizer filled, to be written as CSV ([`SummaryTable::write_csv`], the bytes
+/// [`write_rfm_csv`](crate::write_rfm_csv) or
+/// [`write_calibration_holdout_csv`](crate::write_calibration_holdout_csv) would write for the
+/// rows) or turned into rows ([`SummaryTable::into_summary`]).
+///
+/// ```
+/// use northstar_data::{summarize_file_table, SummaryOptions, TimeUnit, TransactionFormat};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("tx.csv");
+/// std::fs::write(&path, "customer_id,date,amount\na,2024-01-01,10\na,2024-01-08,20\nb,2024-01-15,7\n").unwrap();
+/// let options = SummaryOptions { time_unit: TimeUnit::Day, ..Default::default() };
+/// let table = summarize_file_table(&path, &TransactionFormat::default(), &options, &mut |_| {}).unwrap();
+/// assert_eq!(table.len(), 2);
+/// let mut csv = Vec::new();
+/// table.write_csv(&mut csv).unwrap();
+/// assert_eq!(String::from_utf8(csv).unwrap(), "customer_id,frequency,recency,T,monetary_value\na,1,7,14,20\nb,0,0,0,0\n");
+/// ```
+pub fn summarize_file_table(
+    path: &Path,
+    format: &TransactionFormat,
+    options: &SummaryOptions,
+    on_progress: &mut dyn FnMut(u64),
+) -> Result<SummaryTable, DataError> {
     let obs_given = options.observation_end.map(date::day_number);
     let cal = options.calibration_end.map(date::day_number);
     if let (Some(c), Some(o)) = (cal, obs_given) {
@@ -465,10 +493,7 @@ pub fn summarize_file(
         format,
         on_progress,
     };
-    match cal {
-        None => summarize::<Cal>(&mut source, options, obs_given, None),
-        Some(_) => summarize::<Customer>(&mut source, options, obs_given, cal),
-    }
+    summarize(&mut source, options, obs_given, cal)
 }
 
 /// Builds the same summary as [`summarize_file`] (same-day merge, frequency, recency, T,
@@ -514,13 +539,10 @@ pub fn summarize_records<E: From<DataError>>(
         source,
         failed: None,
     };
-    let result = match cal {
-        None => summarize::<Cal>(&mut records, options, obs_given, None),
-        Some(_) => summarize::<Customer>(&mut records, options, obs_given, cal),
-    };
+    let result = summarize(&mut records, options, obs_given, cal);
     match (result, records.failed) {
         (_, Some(e)) => Err(e),
-        (result, None) => result.map_err(E::from),
+        (result, None) => result.map(SummaryTable::into_summary).map_err(E::from),
     }
 }
 
@@ -644,14 +666,193 @@ impl<E> Source for RecordSource<'_, E> {
     }
 }
 
-/// [`summarize_file`] keeping `S` per customer; `obs_given` and `cal` are the observation and
-/// calibration ends as day numbers.
-fn summarize<S: State>(
+/// A finished summary, kept in the table the summarizer filled (ids and running statistics in
+/// order of first appearance) until it is written or turned into rows. Made by
+/// [`summarize_file_table`].
+pub struct SummaryTable {
+    built: Built,
+}
+
+enum Built {
+    /// Without a calibration end.
+    Rfm(Finished<Cal>),
+    /// With a calibration end.
+    CalibrationHoldout(Finished<Customer>),
+}
+
+/// The customers' statistics and what turns them into rows.
+struct Finished<S> {
+    table: IdTable<S>,
+    /// Observation end and calibration end (day numbers), days per time unit.
+    obs: i32,
+    cal: i32,
+    unit: f64,
+}
+
+impl Finished<Cal> {
+    /// Customer `i`'s RFM row, without its id.
+    #[inline]
+    fn row(&self, i: usize) -> RfmRow {
+        let c = self.table.value(i);
+        let frequency = u64::from(c.days.saturating_sub(1));
+        RfmRow {
+            customer_id: String::new(),
+            frequency,
+            recency: f64::from(c.last - c.first) / self.unit,
+            t: (f64::from(self.obs) - f64::from(c.first)) / self.unit,
+            monetary_value: mean(c.repeat_amount, frequency),
+        }
+    }
+}
+
+impl Finished<Customer> {
+    /// Customer `i`'s calibration/holdout row, without its id; `None` when the customer made
+    /// no purchase up to the calibration end.
+    #[inline]
+    fn row(&self, i: usize) -> Option<CalibrationHoldoutRow> {
+        let c = self.table.value(i);
+        if c.cal.days == 0 {
+            return None;
+        }
+        let frequency_cal = u64::from(c.cal.days - 1);
+        let frequency_holdout = u64::from(c.hold_days);
+        Some(CalibrationHoldoutRow {
+            customer_id: String::new(),
+            frequency_cal,
+            recency_cal: f64::from(c.cal.last - c.cal.first) / self.unit,
+            t_cal: (f64::from(self.cal) - f64::from(c.cal.first)) / self.unit,
+            monetary_value_cal: mean(c.cal.repeat_amount, frequency_cal),
+            frequency_holdout,
+            monetary_value_holdout: mean(c.hold_amount, frequency_holdout),
+            duration_holdout: (f64::from(self.obs) - f64::from(self.cal)) / self.unit,
+        })
+    }
+}
+
+impl<S: State> Finished<S> {
+    /// Customer `i`'s id. Ids were checked to be UTF-8 when read.
+    fn id(&self, i: usize) -> &[u8] {
+        self.table.id(i)
+    }
+
+    fn id_string(&self, i: usize) -> String {
+        String::from_utf8_lossy(self.table.id(i)).into_owned()
+    }
+}
+
+impl SummaryTable {
+    /// Number of rows: customers, or with a calibration end, customers with a purchase up to it.
+    pub fn len(&self) -> usize {
+        match &self.built {
+            Built::Rfm(f) => f.table.len(),
+            Built::CalibrationHoldout(f) => (0..f.table.len())
+                .into_par_iter()
+                .filter(|&i| f.table.value(i).cal.days > 0)
+                .count(),
+        }
+    }
+
+    /// Whether there are no rows (never the case for a table [`summarize_file_table`] returns).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the table as CSV: the bytes [`write_rfm_csv`](crate::write_rfm_csv) or
+    /// [`write_calibration_holdout_csv`](crate::write_calibration_holdout_csv) write for the
+    /// rows of [`into_summary`](Self::into_summary), formatted on every core.
+    pub fn write_csv<W: std::io::Write>(&self, out: W) -> Result<(), DataError> {
+        match &self.built {
+            Built::Rfm(f) => write_rfm_rows(f.table.len(), out, |i| (f.id(i), f.row(i))),
+            Built::CalibrationHoldout(f) => {
+                write_calibration_holdout_rows(f.table.len(), out, |i| {
+                    f.row(i).map(|row| (f.id(i), row))
+                })
+            }
+        }
+    }
+
+    /// The rows, in order of each customer's first appearance.
+    pub fn into_summary(self) -> Summary {
+        match self.built {
+            Built::Rfm(f) => Summary::Rfm(
+                (0..f.table.len())
+                    .into_par_iter()
+                    .map(|i| RfmRow {
+                        customer_id: f.id_string(i),
+                        ..f.row(i)
+                    })
+                    .collect(),
+            ),
+            Built::CalibrationHoldout(f) => Summary::CalibrationHoldout(
+                (0..f.table.len())
+                    .into_par_iter()
+                    .filter_map(|i| {
+                        f.row(i).map(|row| CalibrationHoldoutRow {
+                            customer_id: f.id_string(i),
+                            ..row
+                        })
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// The summary of `source`; `obs_given` and `cal` are the observation and calibration ends as
+/// day numbers.
+fn summarize(
     source: &mut impl Source,
     options: &SummaryOptions,
     obs_given: Option<i32>,
     cal: Option<i32>,
-) -> Result<Summary, DataError> {
+) -> Result<SummaryTable, DataError> {
+    let unit = options.time_unit.days();
+    Ok(SummaryTable {
+        built: match cal {
+            None => {
+                let (table, obs, _) = summarize_with::<Cal>(source, obs_given, None)?;
+                Built::Rfm(Finished {
+                    table,
+                    obs,
+                    cal: obs,
+                    unit,
+                })
+            }
+            Some(c_end) => {
+                let (table, obs, stats) = summarize_with::<Customer>(source, obs_given, cal)?;
+                if !(0..table.len())
+                    .into_par_iter()
+                    .any(|i| table.value(i).cal.days > 0)
+                {
+                    return Err(InputError::new(
+                        InputErrorKind::NoCustomers,
+                        source.path(),
+                        format!(
+                            "no purchase on or before the calibration end {} (the earliest purchase is on {}); expected a calibration end on or after the first purchase",
+                            show_day(c_end),
+                            show_day(stats.min_day)
+                        ),
+                    )
+                    .into());
+                }
+                Built::CalibrationHoldout(Finished {
+                    table,
+                    obs,
+                    cal: c_end,
+                    unit,
+                })
+            }
+        },
+    })
+}
+
+/// Reads `source` keeping `S` per customer; returns the customers' statistics, the observation
+/// end and what the read saw.
+fn summarize_with<S: State>(
+    source: &mut impl Source,
+    obs_given: Option<i32>,
+    cal: Option<i32>,
+) -> Result<(IdTable<S>, i32, ScanStats), DataError> {
     let split = cal.unwrap_or(i32::MAX);
     let obs_filter = obs_given.unwrap_or(i32::MAX);
 
@@ -677,66 +878,7 @@ fn summarize<S: State>(
     }
 
     resolve_out_of_order(source, &mut customers, split, obs_filter)?;
-    let path = source.path();
-
-    let unit = options.time_unit.days();
-    let table = &customers.table;
-    // Ids were checked to be UTF-8 when read, so the conversion is never lossy.
-    let id_of = |i: usize| String::from_utf8_lossy(table.id(i)).into_owned();
-    let summary = match cal {
-        None => Summary::Rfm(
-            (0..table.len())
-                .into_par_iter()
-                .map(|i| {
-                    let c = table.value(i).get().cal;
-                    let frequency = u64::from(c.days.saturating_sub(1));
-                    RfmRow {
-                        customer_id: id_of(i),
-                        frequency,
-                        recency: f64::from(c.last - c.first) / unit,
-                        t: (f64::from(obs) - f64::from(c.first)) / unit,
-                        monetary_value: mean(c.repeat_amount, frequency),
-                    }
-                })
-                .collect(),
-        ),
-        Some(c_end) => {
-            let duration_holdout = (f64::from(obs) - f64::from(c_end)) / unit;
-            let rows: Vec<CalibrationHoldoutRow> = (0..table.len())
-                .into_par_iter()
-                .map(|i| (i, table.value(i).get()))
-                .filter(|(_, c)| c.cal.days > 0)
-                .map(|(i, c)| {
-                    let frequency_cal = u64::from(c.cal.days - 1);
-                    let frequency_holdout = u64::from(c.hold_days);
-                    CalibrationHoldoutRow {
-                        customer_id: id_of(i),
-                        frequency_cal,
-                        recency_cal: f64::from(c.cal.last - c.cal.first) / unit,
-                        t_cal: (f64::from(c_end) - f64::from(c.cal.first)) / unit,
-                        monetary_value_cal: mean(c.cal.repeat_amount, frequency_cal),
-                        frequency_holdout,
-                        monetary_value_holdout: mean(c.hold_amount, frequency_holdout),
-                        duration_holdout,
-                    }
-                })
-                .collect();
-            if rows.is_empty() {
-                return Err(InputError::new(
-                    InputErrorKind::NoCustomers,
-                    path,
-                    format!(
-                        "no purchase on or before the calibration end {} (the earliest purchase is on {}); expected a calibration end on or after the first purchase",
-                        show_day(c_end),
-                        show_day(stats.min_day)
-                    ),
-                )
-                .into());
-            }
-            Summary::CalibrationHoldout(rows)
-        }
-    };
-    Ok(summary)
+    Ok((customers.table, obs, stats))
 }
 
 fn mean(total: f64, count: u64) -> f64 {
@@ -857,6 +999,7 @@ mod tests {
     use super::*;
     use crate::format::{ColumnRef, Delimiter, NegativeAmounts, TimeUnit};
     use crate::test_util::file;
+    use crate::write::{write_calibration_holdout_csv, write_rfm_csv};
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -1020,6 +1163,59 @@ mod tests {
             },
         ];
         assert_eq!(rows, expected);
+    }
+
+    #[test]
+    fn the_table_writes_the_csv_of_its_rows_byte_for_byte() {
+        // Expected bytes: `write_rfm_csv` / `write_calibration_holdout_csv` on the rows that
+        // `summarize_file` returns for the same file (ids needing quotes, out-of-order dates,
+        // a customer whose purchases all fall after the calibration end).
+        let mut text = String::from("customer_id,date,amount\n");
+        for i in 0..40_000u32 {
+            let id = match i % 5 {
+                0 => format!("\"c,{}\"", i % 3000),
+                1 => format!("\"say \"\"{}\"\"\"", i % 2000),
+                _ => format!("c{}", i % 15_000),
+            };
+            let day = 1 + (i * 7919) % 360;
+            text += &format!(
+                "{id},{},{}.{:02}\n",
+                d("2024-01-01") + chrono::Days::new(day.into()),
+                i % 97,
+                i % 100
+            );
+        }
+        text += "late,2024-12-30,5\n";
+        let (_dir, path) = file("tx.csv", &text);
+        let format = TransactionFormat::default();
+        for calibration_end in [None, Some(d("2024-09-30"))] {
+            let options = SummaryOptions {
+                calibration_end,
+                time_unit: TimeUnit::Week,
+                ..Default::default()
+            };
+            let table = summarize_file_table(&path, &format, &options, &mut |_| {}).unwrap();
+            let mut from_table = Vec::new();
+            table.write_csv(&mut from_table).unwrap();
+            let mut from_rows = Vec::new();
+            let summary = summarize_file(&path, &format, &options, &mut |_| {}).unwrap();
+            let len = match &summary {
+                Summary::Rfm(rows) => {
+                    write_rfm_csv(rows, &mut from_rows).unwrap();
+                    rows.len()
+                }
+                Summary::CalibrationHoldout(rows) => {
+                    write_calibration_holdout_csv(rows, &mut from_rows).unwrap();
+                    // "late" bought only after the calibration end.
+                    assert!(rows.iter().all(|r| r.customer_id != "late"));
+                    rows.len()
+                }
+            };
+            assert_eq!(table.len(), len);
+            assert!(len > 9_000, "{len}");
+            assert!(from_table == from_rows, "{calibration_end:?}");
+            assert_eq!(table.into_summary(), summary);
+        }
     }
 
     #[test]

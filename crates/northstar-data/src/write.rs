@@ -40,7 +40,11 @@ impl Fields {
 
     /// A text field, quoted as the `csv` crate quotes it.
     fn text(&mut self, out: &mut Vec<u8>, v: &str) {
-        let bytes = v.as_bytes();
+        self.text_bytes(out, v.as_bytes());
+    }
+
+    /// [`text`](Self::text) for text already known to be UTF-8, as bytes.
+    fn text_bytes(&mut self, out: &mut Vec<u8>, bytes: &[u8]) {
         if bytes
             .iter()
             .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
@@ -96,32 +100,36 @@ impl Fields {
     }
 }
 
-/// Writes `header`, then every row formatted by `row`, then flushes.
-fn write_rows<R: Sync, W: Write>(
-    rows: &[R],
+/// Writes `header`, then rows `0..rows` formatted by `row`, then flushes.
+fn write_rows<W: Write>(
+    rows: usize,
     mut out: W,
-    header: &str,
-    row: impl Fn(&mut Fields, &mut Vec<u8>, &R) + Sync,
+    header: &[u8],
+    row: impl Fn(&mut Fields, &mut Vec<u8>, usize) + Sync,
 ) -> Result<(), DataError> {
-    let piece = |fields: &mut Fields, rows: &[R]| {
-        let mut text = Vec::with_capacity(rows.len() * 64);
-        for r in rows {
-            row(fields, &mut text, r);
+    let piece = |fields: &mut Fields, range: std::ops::Range<usize>| {
+        let mut text = Vec::with_capacity(range.len() * 64);
+        for i in range {
+            row(fields, &mut text, i);
         }
         text
     };
-    out.write_all(header.as_bytes()).map_err(DataError::Write)?;
-    if rows.len() <= PIECE {
-        out.write_all(&piece(&mut Fields::new(), rows))
+    out.write_all(header).map_err(DataError::Write)?;
+    if rows <= PIECE {
+        out.write_all(&piece(&mut Fields::new(), 0..rows))
             .map_err(DataError::Write)?;
     } else {
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(QUEUE);
             scope.spawn(move || {
-                for window in rows.chunks(PIECE * QUEUE / 2) {
-                    let pieces: Vec<Vec<u8>> = window
-                        .par_chunks(PIECE)
-                        .map_init(Fields::new, piece)
+                for window in (0..rows).step_by(PIECE * QUEUE / 2) {
+                    let end = (window + PIECE * QUEUE / 2).min(rows);
+                    let pieces: Vec<Vec<u8>> = (window..end)
+                        .into_par_iter()
+                        .step_by(PIECE)
+                        .map_init(Fields::new, |fields, start| {
+                            piece(fields, start..(start + PIECE).min(end))
+                        })
                         .collect();
                     for text in pieces {
                         // The receiver is gone only after a write error, reported below.
@@ -140,6 +148,90 @@ fn write_rows<R: Sync, W: Write>(
     out.flush().map_err(DataError::Write)
 }
 
+/// Writes a CSV table of one text column and some number columns: the `header` line, then for
+/// each row `i` in `0..rows` the text `id(i)` and the numbers `value(i, j)` for the columns `j`
+/// in `0..header.len() - 1`. Bytes as the `csv` crate's writer gives them (text quoted only
+/// when it holds a comma, a quote or a line break), numbers in the shortest form that reads back
+/// to the same value, without a trailing `.0`. Rows are formatted in pieces on every core and
+/// written in order.
+///
+/// ```
+/// let mut out = Vec::new();
+/// let (ids, x) = (["a", "b,c"], [1.0, 0.25]);
+/// northstar_data::write_table_csv(&mut out, &["id", "x"], 2, |i| ids[i], |i, _| x[i]).unwrap();
+/// assert_eq!(String::from_utf8(out).unwrap(), "id,x\na,1\n\"b,c\",0.25\n");
+/// ```
+pub fn write_table_csv<'a, W: Write>(
+    out: W,
+    header: &[&str],
+    rows: usize,
+    id: impl Fn(usize) -> &'a str + Sync,
+    value: impl Fn(usize, usize) -> f64 + Sync,
+) -> Result<(), DataError> {
+    let mut header_text = Vec::new();
+    let mut fields = Fields::new();
+    for (i, name) in header.iter().enumerate() {
+        if i > 0 {
+            header_text.push(b',');
+        }
+        fields.text(&mut header_text, name);
+    }
+    header_text.push(b'\n');
+    let columns = header.len().saturating_sub(1);
+    write_rows(rows, out, &header_text, |f, out, i| {
+        f.text(out, id(i));
+        for j in 0..columns {
+            out.push(b',');
+            f.f64(out, value(i, j));
+        }
+        out.push(b'\n');
+    })
+}
+
+const RFM_HEADER: &[u8] = b"customer_id,frequency,recency,T,monetary_value\n";
+const CALIBRATION_HOLDOUT_HEADER: &[u8] = b"customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,frequency_holdout,monetary_value_holdout,duration_holdout\n";
+
+/// One RFM line, with the id `id` (`r.customer_id` is not read).
+#[inline]
+fn rfm_line(f: &mut Fields, out: &mut Vec<u8>, id: &[u8], r: &RfmRow) {
+    f.text_bytes(out, id);
+    out.push(b',');
+    f.u64(out, r.frequency);
+    out.push(b',');
+    f.time(out, r.recency);
+    out.push(b',');
+    f.time(out, r.t);
+    out.push(b',');
+    f.f64(out, r.monetary_value);
+    out.push(b'\n');
+}
+
+/// One calibration/holdout line, with the id `id` (`r.customer_id` is not read).
+#[inline]
+fn calibration_holdout_line(
+    f: &mut Fields,
+    out: &mut Vec<u8>,
+    id: &[u8],
+    r: &CalibrationHoldoutRow,
+) {
+    f.text_bytes(out, id);
+    out.push(b',');
+    f.u64(out, r.frequency_cal);
+    out.push(b',');
+    f.time(out, r.recency_cal);
+    out.push(b',');
+    f.time(out, r.t_cal);
+    out.push(b',');
+    f.f64(out, r.monetary_value_cal);
+    out.push(b',');
+    f.u64(out, r.frequency_holdout);
+    out.push(b',');
+    f.f64(out, r.monetary_value_holdout);
+    out.push(b',');
+    f.time(out, r.duration_holdout);
+    out.push(b'\n');
+}
+
 /// Writes RFM rows as CSV with the header `customer_id,frequency,recency,T,monetary_value`.
 ///
 /// ```
@@ -150,23 +242,22 @@ fn write_rows<R: Sync, W: Write>(
 /// assert_eq!(String::from_utf8(out).unwrap(), "customer_id,frequency,recency,T,monetary_value\na,2,1.5,4,10.25\n");
 /// ```
 pub fn write_rfm_csv<W: Write>(rows: &[RfmRow], out: W) -> Result<(), DataError> {
-    write_rows(
-        rows,
-        out,
-        "customer_id,frequency,recency,T,monetary_value\n",
-        |f, out, r| {
-            f.text(out, &r.customer_id);
-            out.push(b',');
-            f.u64(out, r.frequency);
-            out.push(b',');
-            f.time(out, r.recency);
-            out.push(b',');
-            f.time(out, r.t);
-            out.push(b',');
-            f.f64(out, r.monetary_value);
-            out.push(b'\n');
-        },
-    )
+    write_rows(rows.len(), out, RFM_HEADER, |f, out, i| {
+        rfm_line(f, out, rows[i].customer_id.as_bytes(), &rows[i]);
+    })
+}
+
+/// Like [`write_rfm_csv`] for `rows` rows given by `row(i)`: the id (UTF-8) and the row
+/// (whose `customer_id` is not read).
+pub(crate) fn write_rfm_rows<'a, W: Write>(
+    rows: usize,
+    out: W,
+    row: impl Fn(usize) -> (&'a [u8], RfmRow) + Sync,
+) -> Result<(), DataError> {
+    write_rows(rows, out, RFM_HEADER, |f, out, i| {
+        let (id, r) = row(i);
+        rfm_line(f, out, id, &r);
+    })
 }
 
 /// Writes calibration/holdout rows as CSV with the header
@@ -187,29 +278,23 @@ pub fn write_calibration_holdout_csv<W: Write>(
     rows: &[CalibrationHoldoutRow],
     out: W,
 ) -> Result<(), DataError> {
-    write_rows(
-        rows,
-        out,
-        "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,frequency_holdout,monetary_value_holdout,duration_holdout\n",
-        |f, out, r| {
-            f.text(out, &r.customer_id);
-            out.push(b',');
-            f.u64(out, r.frequency_cal);
-            out.push(b',');
-            f.time(out, r.recency_cal);
-            out.push(b',');
-            f.time(out, r.t_cal);
-            out.push(b',');
-            f.f64(out, r.monetary_value_cal);
-            out.push(b',');
-            f.u64(out, r.frequency_holdout);
-            out.push(b',');
-            f.f64(out, r.monetary_value_holdout);
-            out.push(b',');
-            f.time(out, r.duration_holdout);
-            out.push(b'\n');
-        },
-    )
+    write_rows(rows.len(), out, CALIBRATION_HOLDOUT_HEADER, |f, out, i| {
+        calibration_holdout_line(f, out, rows[i].customer_id.as_bytes(), &rows[i]);
+    })
+}
+
+/// Like [`write_calibration_holdout_csv`] for `rows` candidate rows given by `row(i)`: `None`
+/// writes nothing, else the id (UTF-8) and the row (whose `customer_id` is not read).
+pub(crate) fn write_calibration_holdout_rows<'a, W: Write>(
+    rows: usize,
+    out: W,
+    row: impl Fn(usize) -> Option<(&'a [u8], CalibrationHoldoutRow)> + Sync,
+) -> Result<(), DataError> {
+    write_rows(rows, out, CALIBRATION_HOLDOUT_HEADER, |f, out, i| {
+        if let Some((id, r)) = row(i) {
+            calibration_holdout_line(f, out, id, &r);
+        }
+    })
 }
 
 #[cfg(test)]
@@ -429,6 +514,58 @@ mod tests {
             out == want_cal,
             "calibration output differs from the csv crate's"
         );
+    }
+
+    #[test]
+    fn table_of_ids_and_numbers_is_byte_for_byte_what_the_csv_crate_writes() {
+        // Expected bytes: the `csv` crate's writer, field by field, with ryu's shortest form
+        // without ".0" (what `output::write_table` wrote before this function).
+        let ids = [
+            "a",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "cr\rhere",
+            "José",
+            " x ",
+            "",
+        ];
+        let values = [
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            1e16,
+            f64::NAN,
+            f64::INFINITY,
+            30.428571428571427,
+        ];
+        let rows = 3 * PIECE + 5;
+        let id = |i: usize| ids[i % ids.len()];
+        let value = |i: usize, j: usize| values[(i * 3 + j) % values.len()] * (i as f64 + 1.0);
+        let mut want = csv::Writer::from_writer(Vec::new());
+        want.write_record(["customer_id", "p_alive", "expected,purchases"])
+            .unwrap();
+        let mut b = ryu::Buffer::new();
+        for i in 0..rows {
+            let mut record = vec![id(i).to_string()];
+            for j in 0..2 {
+                let text = b.format(value(i, j));
+                record.push(text.strip_suffix(".0").unwrap_or(text).to_string());
+            }
+            want.write_record(&record).unwrap();
+        }
+        let want = want.into_inner().unwrap();
+        let mut out = Vec::new();
+        write_table_csv(
+            &mut out,
+            &["customer_id", "p_alive", "expected,purchases"],
+            rows,
+            id,
+            value,
+        )
+        .unwrap();
+        assert!(out == want, "table output differs from the csv crate's");
     }
 
     #[test]
