@@ -41,29 +41,33 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
-/// Writes a CSV table: the id column, then one column of numbers per remaining header name.
+/// Writes a CSV table: the id column, then one column of numbers per remaining header name
+/// (shortest round-trip form, `1` for 1.0), formatted on every core.
 pub fn write_table<'a>(
     out: &mut dyn Write,
     header: &[&str],
     ids: impl IntoIterator<Item = &'a str>,
     columns: &[&[f64]],
 ) -> Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(header)?;
-    let mut buffer = ryu::Buffer::new();
-    for (i, id) in ids.into_iter().enumerate() {
-        writer.write_field(id)?;
-        for column in columns {
-            writer.write_field(format_number(&mut buffer, column[i]))?;
-        }
-        writer.write_record(None::<&[u8]>)?;
-    }
-    writer.flush()?;
-    Ok(())
+    let ids: Vec<&str> = ids.into_iter().collect();
+    write_ids_table(out, header, &ids, columns)
 }
 
-/// Shortest round-trip form of a number (`1` for 1.0, as Rust's `Display` writes it).
-fn format_number(buffer: &mut ryu::Buffer, value: f64) -> &str {
-    let text = buffer.format(value);
-    text.strip_suffix(".0").unwrap_or(text)
+/// [`write_table`] for ids already in a slice.
+pub fn write_ids_table(
+    out: &mut dyn Write,
+    header: &[&str],
+    ids: &[&str],
+    columns: &[&[f64]],
+) -> Result<()> {
+    if columns.len() + 1 != header.len() || columns.iter().any(|c| c.len() < ids.len()) {
+        anyhow::bail!(
+            "internal error: {} columns for a header of {} names and {} customers",
+            columns.len(),
+            header.len(),
+            ids.len()
+        );
+    }
+    northstar_data::write_table_csv(out, header, ids.len(), |i| ids[i], |i, j| columns[j][i])?;
+    Ok(())
 }

@@ -1,9 +1,15 @@
 //! Reads an RFM table and validates every row into the models' [`Rfm`] type, naming the file
 //! and line of any row that breaks the rules.
+//!
+//! Rows are parsed and validated chunk by chunk on every core ([`RfmFile::fold`]). Fitting
+//! needs only the distinct rows and how many customers share each ([`read_distinct`]), so a
+//! million-customer table never becomes a million-entry vector there.
 
 use anyhow::{bail, Context, Result};
-use northstar_data::CustomerIds;
-use northstar_models::{validate_weight, Rfm};
+use northstar_data::{CustomerIds, RfmFile, RfmInput};
+use northstar_models::{validate_weight, CompressedRfm, CompressedRow, Rfm};
+use std::collections::hash_map::{Entry, HashMap};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::path::Path;
 
 /// Whether the command needs the `monetary_value` column.
@@ -25,51 +31,339 @@ pub struct Customers {
     pub weights: Option<Vec<f64>>,
 }
 
-/// Reads and validates `path`; `id_col` names the customer-id column.
-pub fn read_customers(path: &Path, id_col: &str, monetary: Monetary) -> Result<Customers> {
-    let table = northstar_data::read_rfm_csv(path, id_col)?;
-    if table.is_empty() {
-        bail!("{}: the RFM table has no customers", path.display());
-    }
-    if monetary == Monetary::Required && table.monetary_value.is_none() {
+/// Opens `path` (`id_col` names the customer-id column) and checks that it has the columns the
+/// command needs.
+pub fn open(path: &Path, id_col: &str, monetary: Monetary) -> Result<RfmFile> {
+    let file = RfmFile::open(path, id_col)?;
+    if monetary == Monetary::Required && !file.has_monetary_value() {
         bail!(
             "{}: no monetary_value column; the spend model needs the mean repeat-purchase \
              spend per customer (northstar summarize writes it when the log has amounts)",
             path.display()
         );
     }
-    let context = |line: u64| format!("{}: line {line}", path.display());
-    let mut rfm = Vec::with_capacity(table.len());
-    for row in table.rows() {
-        let monetary_value = match monetary {
-            Monetary::Ignore => None,
-            Monetary::Required => Some(
-                row.monetary_value
-                    .with_context(|| format!("{}: empty monetary_value", context(row.line)))?,
-            ),
-        };
-        rfm.push(
-            Rfm::try_new(row.frequency, row.recency, row.t, monetary_value)
-                .with_context(|| context(row.line))?,
-        );
-    }
-    let weights = match &table.weight {
-        None => None,
-        Some(column) => Some(
-            column
-                .iter()
-                .zip(&table.lines)
-                .map(|(weight, &line)| {
-                    let weight =
-                        weight.with_context(|| format!("{}: missing weight", context(line)))?;
-                    validate_weight(weight).with_context(|| context(line))
-                })
-                .collect::<Result<Vec<f64>>>()?,
+    Ok(file)
+}
+
+/// Validates one row: its summary (with the monetary value when `monetary` is required) and
+/// its weight (1 without a `weight` column).
+pub fn validate(file: &RfmFile, row: &RfmInput<'_>, monetary: Monetary) -> Result<(Rfm, f64)> {
+    let context = || format!("{}: line {}", file.path().display(), row.line);
+    let monetary_value = match monetary {
+        Monetary::Ignore => None,
+        Monetary::Required => Some(
+            row.monetary_value
+                .with_context(|| format!("{}: empty monetary_value", context()))?,
         ),
     };
-    Ok(Customers {
-        ids: table.ids,
-        rfm,
-        weights,
+    let rfm =
+        Rfm::try_new(row.frequency, row.recency, row.t, monetary_value).with_context(context)?;
+    let weight = if file.has_weight() {
+        let weight = row
+            .weight
+            .with_context(|| format!("{}: missing weight", context()))?;
+        validate_weight(weight).with_context(context)?
+    } else {
+        1.0
+    };
+    Ok((rfm, weight))
+}
+
+/// Reads and validates `path`; `id_col` names the customer-id column.
+pub fn read_customers(path: &Path, id_col: &str, monetary: Monetary) -> Result<Customers> {
+    let file = open(path, id_col, monetary)?;
+    let chunks = file.fold(
+        || (CustomerIds::new(), Vec::new(), Vec::new()),
+        |(ids, rfm, weights), row| {
+            let (summary, weight) = validate(&file, &row, monetary)?;
+            ids.push(row.customer_id);
+            rfm.push(summary);
+            weights.push(weight);
+            anyhow::Ok(())
+        },
+    )?;
+    let total = chunks.iter().map(|c| c.1.len()).sum();
+    let mut customers = Customers {
+        ids: CustomerIds::new(),
+        rfm: Vec::with_capacity(total),
+        weights: file.has_weight().then(|| Vec::with_capacity(total)),
+    };
+    for (ids, rfm, weights) in chunks {
+        customers.ids.append(&ids);
+        customers.rfm.extend_from_slice(&rfm);
+        if let Some(all) = &mut customers.weights {
+            all.extend_from_slice(&weights);
+        }
+    }
+    Ok(customers)
+}
+
+/// The distinct rows of an RFM table under some key, with their total weights.
+pub struct Distinct {
+    /// The first row with each key, in file order.
+    pub rfm: Vec<Rfm>,
+    /// The total weight of the rows with each key (their number without a `weight` column).
+    pub weights: Vec<f64>,
+    /// Rows read, including the left-out ones.
+    pub rows: usize,
+    /// Rows left out because they have no key.
+    pub left_out: usize,
+}
+
+impl Distinct {
+    /// The rows as the purchase models' compressed data: what [`CompressedRfm::new`] gives for
+    /// every customer of the file, in the same order, when the key is [`purchase_key`] (a
+    /// value first appears in the first row with its key, and those rows keep file order).
+    pub fn compress(&self) -> CompressedRfm {
+        fn intern(index: &mut KeyMap<u64, u32>, values: &mut Vec<f64>, v: f64) -> u32 {
+            *index.entry(v.to_bits()).or_insert_with(|| {
+                values.push(v);
+                values.len() as u32 - 1
+            })
+        }
+        let (mut xs, mut txs, mut ts) = (KeyMap::default(), KeyMap::default(), KeyMap::default());
+        let mut data = CompressedRfm {
+            frequencies: Vec::new(),
+            recencies: Vec::new(),
+            ts: Vec::new(),
+            rows: Vec::with_capacity(self.rfm.len()),
+            total_weight: 0.0,
+        };
+        for (c, &weight) in self.rfm.iter().zip(&self.weights) {
+            data.rows.push(CompressedRow {
+                x: intern(&mut xs, &mut data.frequencies, c.frequency()),
+                t_x: intern(&mut txs, &mut data.recencies, c.recency()),
+                t: intern(&mut ts, &mut data.ts, c.T()),
+                weight,
+            });
+            data.total_weight += weight;
+        }
+        data
+    }
+}
+
+/// Multiplicative hashing for keys of a few `u64`s (bit patterns of floats): much cheaper than
+/// the default SipHash, and the final fold keeps the low bits (the table index) well mixed even
+/// for round numbers, whose low mantissa bits are all zero.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    /// Arrays of integers arrive here as their bytes: eight at a time.
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut le = [0; 8];
+            le.copy_from_slice(word);
+            self.write_u64(u64::from_le_bytes(le));
+        }
+        for &b in words.remainder() {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        let h = self.0.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        h ^ (h >> 32)
+    }
+}
+
+/// A hash map keyed by a few `u64`s.
+pub type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+
+/// One chunk's distinct rows: key → index into `rfm`/`weights`.
+struct DistinctChunk<K> {
+    index: KeyMap<K, u32>,
+    keys: Vec<K>,
+    rfm: Vec<Rfm>,
+    weights: Vec<f64>,
+    rows: usize,
+    left_out: usize,
+}
+
+/// Reads and validates `path` like [`read_customers`], keeping only the first row of each
+/// distinct `key` with the total weight of the rows sharing it; rows whose `key` is `None` are
+/// counted and left out. Chunks are compressed on every core, then merged in file order, so the
+/// result is what one pass over the file in order would give.
+pub fn read_distinct<K>(
+    path: &Path,
+    id_col: &str,
+    monetary: Monetary,
+    key: impl Fn(&Rfm) -> Option<K> + Sync,
+) -> Result<Distinct>
+where
+    K: Hash + Eq + Copy + Send,
+{
+    let file = open(path, id_col, monetary)?;
+    let chunks = file.fold(
+        || DistinctChunk {
+            index: KeyMap::default(),
+            keys: Vec::new(),
+            rfm: Vec::new(),
+            weights: Vec::new(),
+            rows: 0,
+            left_out: 0,
+        },
+        |chunk, row| {
+            let (rfm, weight) = validate(&file, &row, monetary)?;
+            chunk.rows += 1;
+            match key(&rfm) {
+                None => chunk.left_out += 1,
+                Some(k) => match chunk.index.entry(k) {
+                    Entry::Occupied(e) => chunk.weights[*e.get() as usize] += weight,
+                    Entry::Vacant(e) => {
+                        e.insert(chunk.rfm.len() as u32);
+                        chunk.keys.push(k);
+                        chunk.rfm.push(rfm);
+                        chunk.weights.push(weight);
+                    }
+                },
+            }
+            anyhow::Ok(())
+        },
+    )?;
+    let mut chunks = chunks.into_iter();
+    let Some(mut all) = chunks.next() else {
+        bail!("{}: the RFM table has no customers", path.display());
+    };
+    for chunk in chunks {
+        all.rows += chunk.rows;
+        all.left_out += chunk.left_out;
+        for ((k, rfm), weight) in chunk.keys.into_iter().zip(chunk.rfm).zip(chunk.weights) {
+            match all.index.entry(k) {
+                Entry::Occupied(e) => all.weights[*e.get() as usize] += weight,
+                Entry::Vacant(e) => {
+                    e.insert(all.rfm.len() as u32);
+                    all.rfm.push(rfm);
+                    all.weights.push(weight);
+                }
+            }
+        }
+    }
+    Ok(Distinct {
+        rfm: all.rfm,
+        weights: all.weights,
+        rows: all.rows,
+        left_out: all.left_out,
     })
+}
+
+/// The key that makes rows identical for a purchase model: frequency, recency and T.
+pub fn purchase_key(c: &Rfm) -> Option<[u64; 3]> {
+    Some([
+        c.frequency().to_bits(),
+        c.recency().to_bits(),
+        c.T().to_bits(),
+    ])
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// An RFM table of `n` customers with many repeated summaries (times are whole days over 7,
+    /// as `summarize` writes them), and a `monetary_value` column.
+    pub(crate) fn rfm_file(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+        let mut text = String::from("customer_id,frequency,recency,T,monetary_value\n");
+        for i in 0..n {
+            let x = (i * 7) % 11 % 6;
+            let t = f64::from(1 + (i % 97) as u32 * 3) / 7.0;
+            let recency = if x == 0 {
+                0.0
+            } else {
+                t * ((i % 5) as f64) / 5.0
+            };
+            let m = if x == 0 {
+                0.0
+            } else {
+                10.0 + (i % 13) as f64 * 0.25
+            };
+            text += &format!("c{i},{x},{recency},{t},{m}\n");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rfm.csv");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn distinct_rows_compress_exactly_as_the_models_compress_every_customer() {
+        // Expected: `CompressedRfm::new` on every customer of the file, read one by one.
+        let (_dir, path) = rfm_file(50_000);
+        let all = read_customers(&path, "customer_id", Monetary::Ignore).unwrap();
+        let want = CompressedRfm::new(&all.rfm, None);
+        let distinct = read_distinct(&path, "customer_id", Monetary::Ignore, purchase_key).unwrap();
+        let got = distinct.compress();
+        assert_eq!((distinct.rows, distinct.left_out), (50_000, 0));
+        assert!(got.rows.len() > 1000 && got.rows.len() < 20_000);
+        assert_eq!(got.frequencies, want.frequencies);
+        assert_eq!(got.recencies, want.recencies);
+        assert_eq!(got.ts, want.ts);
+        assert_eq!(got.total_weight, want.total_weight);
+        assert_eq!(got.rows.len(), want.rows.len());
+        for (g, w) in got.rows.iter().zip(&want.rows) {
+            assert_eq!((g.x, g.t_x, g.t, g.weight), (w.x, w.t_x, w.t, w.weight));
+        }
+    }
+
+    #[test]
+    fn rows_without_a_key_are_counted_and_left_out() {
+        let (_dir, path) = rfm_file(10_000);
+        let repeat = |c: &Rfm| (c.frequency() > 0.0).then(|| c.frequency().to_bits());
+        let distinct = read_distinct(&path, "customer_id", Monetary::Required, repeat).unwrap();
+        let all = read_customers(&path, "customer_id", Monetary::Required).unwrap();
+        // Expected counts: the customers with frequency 0, and 1..=5 as the repeat frequencies.
+        let zeros = all.rfm.iter().filter(|c| c.frequency() == 0.0).count();
+        assert_eq!((distinct.rows, distinct.left_out), (10_000, zeros));
+        let mut frequencies: Vec<f64> = distinct.rfm.iter().map(Rfm::frequency).collect();
+        frequencies.sort_by(f64::total_cmp);
+        assert_eq!(frequencies, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(
+            distinct.weights.iter().sum::<f64>(),
+            (10_000 - zeros) as f64
+        );
+    }
+
+    #[test]
+    fn validation_errors_name_the_file_and_line_of_the_first_bad_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rfm.csv");
+        let mut text = String::from("customer_id,frequency,recency,T,weight\n");
+        for i in 0..20_000 {
+            text += &format!("c{i},1,2,5,1\n");
+        }
+        // Line 15002: recency above T; line 18002: a weight of 0; both must be seen in order.
+        text = text.replace("c15000,1,2,5,1", "c15000,1,9,5,1");
+        text = text.replace("c18000,1,2,5,1", "c18000,1,2,5,0");
+        std::fs::write(&path, &text).unwrap();
+        let err = read_distinct(&path, "customer_id", Monetary::Ignore, purchase_key)
+            .err()
+            .unwrap();
+        let shown = format!("{err:#}");
+        assert!(shown.contains("rfm.csv: line 15002"), "{shown}");
+        assert!(shown.contains("recency = 9"), "{shown}");
+        std::fs::write(&path, text.replace("c15000,1,9,5,1", "c15000,1,2,5,1")).unwrap();
+        let err = read_customers(&path, "customer_id", Monetary::Ignore)
+            .err()
+            .unwrap();
+        let shown = format!("{err:#}");
+        assert!(shown.contains("rfm.csv: line 18002"), "{shown}");
+        assert!(shown.contains("weight"), "{shown}");
+        let err = open(&path, "customer_id", Monetary::Required)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("no monetary_value column"),
+            "{err}"
+        );
+    }
 }

@@ -1,13 +1,14 @@
 //! `northstar clv`: discounted customer lifetime value per customer.
 
 use crate::model_file::{self, LoadedModel};
-use crate::output::{write_output, write_table};
-use crate::rfm_input::{read_customers, Monetary};
-use anyhow::{bail, Context, Result};
-use northstar_data::TimeUnit;
+use crate::output::write_output;
+use crate::rfm_input::{self, purchase_key, KeyMap, Monetary};
+use anyhow::{anyhow, bail, Result};
+use northstar_data::{RfmFile, TimeUnit};
 use northstar_models::clv::{discounted_expected_purchases, ClvOptions, Discounting};
 use northstar_models::{CompressedRfm, GammaGamma, PurchaseModel, Rfm, SpendModel};
 use rayon::prelude::*;
+use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 
 /// How to discount.
@@ -77,12 +78,145 @@ pub fn run(args: Args) -> Result<()> {
         days_per_time_unit: args.time_unit.days(),
     };
     options.validate()?;
-    let customers = read_customers(&args.rfm, &args.id_col, Monetary::Required)?;
-    let clv = customer_values(purchase.as_ref(), &spend, &customers.rfm, &options)
-        .with_context(|| format!("{}", args.rfm.display()))?;
+    let file = rfm_input::open(&args.rfm, &args.id_col, Monetary::Required)?;
+    let values = value_customers(&file, purchase.as_ref(), &spend, &options)?;
     write_output(args.output.as_deref(), |out| {
-        write_table(out, &["customer_id", "clv"], customers.ids.iter(), &[&clv])
+        northstar_data::write_table_csv(
+            out,
+            &["customer_id", "clv"],
+            values.len(),
+            |i| values.id(i),
+            |i, _| values.clv(i),
+        )?;
+        Ok(())
     })
+}
+
+/// One chunk of the RFM file: its customers' ids and expected spend, and for each the index of
+/// its (frequency, recency, T) among the chunk's distinct ones.
+#[derive(Default)]
+struct Chunk<'s> {
+    ids: Vec<&'s str>,
+    spend: Vec<f64>,
+    row: Vec<u32>,
+    index: KeyMap<[u64; 3], u32>,
+    distinct: Vec<Rfm>,
+}
+
+/// Values every customer of an RFM file, as [`customer_values`] does: rows are parsed,
+/// validated and given their expected spend chunk by chunk on every core, discounted expected
+/// purchases are computed once per distinct (frequency, recency, T), then multiplied back.
+fn value_customers<'s, M: PurchaseModel + ?Sized>(
+    file: &'s RfmFile,
+    purchase: &M,
+    spend: &GammaGamma,
+    options: &ClvOptions,
+) -> Result<Values<'s>> {
+    let path = file.path();
+    let chunks = file.fold(Chunk::default, |chunk, row| {
+        let (rfm, _weight) = rfm_input::validate(file, &row, Monetary::Required)?;
+        let s = spend.expected_spend(&rfm);
+        if !s.is_finite() {
+            return Err(infinite_spend(rfm.frequency()).context(path.display().to_string()));
+        }
+        let key = purchase_key(&rfm).unwrap_or_default();
+        let next = chunk.distinct.len() as u32;
+        let row_index = *chunk.index.entry(key).or_insert_with(|| next);
+        if row_index == next {
+            chunk.distinct.push(rfm);
+        }
+        chunk.ids.push(row.customer_id);
+        chunk.spend.push(s);
+        chunk.row.push(row_index);
+        Ok(())
+    })?;
+    // Distinct rows over the whole file, and each chunk's rows mapped to them.
+    let mut index: KeyMap<[u64; 3], u32> = KeyMap::default();
+    let mut distinct: Vec<Rfm> = Vec::new();
+    let global: Vec<Vec<u32>> = chunks
+        .iter()
+        .map(|chunk| {
+            chunk
+                .distinct
+                .iter()
+                .map(
+                    |rfm| match index.entry(purchase_key(rfm).unwrap_or_default()) {
+                        Entry::Occupied(e) => *e.get(),
+                        Entry::Vacant(e) => {
+                            distinct.push(*rfm);
+                            *e.insert(distinct.len() as u32 - 1)
+                        }
+                    },
+                )
+                .collect()
+        })
+        .collect();
+    let discounted: Vec<f64> = distinct
+        .par_iter()
+        .map(|rfm| discounted_expected_purchases(purchase, rfm, options))
+        .collect();
+    let clv = chunks
+        .par_iter()
+        .zip(&global)
+        .map(|(chunk, global)| {
+            chunk
+                .row
+                .iter()
+                .zip(&chunk.spend)
+                .map(|(&r, &s)| discounted[global[r as usize] as usize] * s)
+                .collect()
+        })
+        .collect();
+    let mut starts = Vec::with_capacity(chunks.len());
+    let mut total = 0;
+    for chunk in &chunks {
+        starts.push(total);
+        total += chunk.ids.len();
+    }
+    Ok(Values {
+        ids: chunks.into_iter().map(|c| c.ids).collect(),
+        clv,
+        starts,
+        total,
+    })
+}
+
+/// Customer ids and CLVs, in file order, kept in the reader's chunks.
+struct Values<'s> {
+    ids: Vec<Vec<&'s str>>,
+    clv: Vec<Vec<f64>>,
+    /// Index of each chunk's first customer.
+    starts: Vec<usize>,
+    total: usize,
+}
+
+impl<'s> Values<'s> {
+    fn len(&self) -> usize {
+        self.total
+    }
+
+    /// (chunk, index in it) of customer `i`.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        let chunk = self.starts.partition_point(|&s| s <= i) - 1;
+        (chunk, i - self.starts[chunk])
+    }
+
+    fn id(&self, i: usize) -> &'s str {
+        let (c, j) = self.locate(i);
+        self.ids[c][j]
+    }
+
+    fn clv(&self, i: usize) -> f64 {
+        let (c, j) = self.locate(i);
+        self.clv[c][j]
+    }
+}
+
+fn infinite_spend(frequency: f64) -> anyhow::Error {
+    anyhow!(
+        "the spend model's expected spend is infinite for frequency {frequency} (p·x + q ≤ 1); \
+         refit Gamma-Gamma or check its parameters"
+    )
 }
 
 /// CLV per customer: discounted expected purchases (once per distinct summary) × expected spend.
@@ -103,13 +237,41 @@ pub fn customer_values<M: PurchaseModel + ?Sized>(
         .map(|(c, &r)| {
             let s = spend.expected_spend(c);
             if !s.is_finite() {
-                bail!(
-                    "the spend model's expected spend is infinite for frequency {} (p·x + q ≤ 1); \
-                     refit Gamma-Gamma or check its parameters",
-                    c.frequency()
-                );
+                return Err(infinite_spend(c.frequency()));
             }
             Ok(discounted[r as usize] * s)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rfm_input::{read_customers, tests::rfm_file};
+    use northstar_models::BgNbd;
+
+    #[test]
+    fn values_read_in_chunks_equal_the_values_of_every_customer_in_order() {
+        // Expected: `customer_values` on every customer read one by one (what `clv` computed
+        // before it valued the file chunk by chunk), bit for bit, with the CDNOW estimates
+        // (Fader, Hardie & Lee 2005) as the models.
+        let (_dir, path) = rfm_file(30_000);
+        let purchase = BgNbd::new(0.2425945, 4.4136019, 0.7929199, 2.4258881).unwrap();
+        let spend = GammaGamma::new(6.2488, 3.7446, 15.4478).unwrap();
+        let options = ClvOptions {
+            months: 12,
+            discounting: Discounting::Monthly { rate: 0.01 },
+            days_per_time_unit: 7.0,
+        };
+        let all = read_customers(&path, "customer_id", Monetary::Required).unwrap();
+        let want = customer_values(&purchase, &spend, &all.rfm, &options).unwrap();
+        let file = rfm_input::open(&path, "customer_id", Monetary::Required).unwrap();
+        let got = value_customers(&file, &purchase, &spend, &options).unwrap();
+        assert_eq!(got.len(), 30_000);
+        assert!(got.ids.len() > 1, "the test needs several chunks");
+        for (i, (id, value)) in all.ids.iter().zip(&want).enumerate() {
+            assert_eq!(got.id(i), id);
+            assert_eq!(got.clv(i).to_bits(), value.to_bits(), "customer {id}");
+        }
+    }
 }

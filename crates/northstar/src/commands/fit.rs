@@ -5,7 +5,7 @@ use crate::model_file::{fit_to_json, PurchaseProcess};
 use crate::output::write_output;
 use crate::period_input::{read_bgbb, read_contractual};
 use crate::progress;
-use crate::rfm_input::{read_customers, Monetary};
+use crate::rfm_input::{purchase_key, read_distinct, Monetary};
 use anyhow::Result;
 use northstar_models::gamma_gamma::SpendData;
 use northstar_models::{
@@ -13,7 +13,7 @@ use northstar_models::{
     FitReport, GammaGamma, MbgNbd, ModelError, ModelParams, ParetoNbd, Rfm, ShiftedBetaGeometric,
 };
 use serde_json::{json, Map, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Which model to fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -92,6 +92,15 @@ pub fn fit_purchase_model_with(
     weights: Option<&[f64]>,
     options: &FitOptions,
 ) -> Result<FittedPurchaseModel> {
+    fit_compressed(kind, &CompressedRfm::new(customers, weights), options)
+}
+
+/// Fits one of the RFM purchase models to customers already compressed into weighted rows.
+pub fn fit_compressed(
+    kind: ModelKind,
+    data: &CompressedRfm,
+    options: &FitOptions,
+) -> Result<FittedPurchaseModel> {
     fn fitted<M: ModelParams + PurchaseProcess + 'static>(
         title: &'static str,
         fit: FitFn<M>,
@@ -109,13 +118,29 @@ pub fn fit_purchase_model_with(
             names: M::NAMES,
         })
     }
-    let data = CompressedRfm::new(customers, weights);
     match kind {
-        ModelKind::Bgnbd => fitted("BG/NBD", BgNbd::fit, &data, options),
-        ModelKind::Mbgnbd => fitted("MBG/NBD", MbgNbd::fit, &data, options),
-        ModelKind::Pnbd => fitted("Pareto/NBD", ParetoNbd::fit, &data, options),
+        ModelKind::Bgnbd => fitted("BG/NBD", BgNbd::fit, data, options),
+        ModelKind::Mbgnbd => fitted("MBG/NBD", MbgNbd::fit, data, options),
+        ModelKind::Pnbd => fitted("Pareto/NBD", ParetoNbd::fit, data, options),
         other => anyhow::bail!("{other:?} is not a purchase model for RFM data"),
     }
+}
+
+/// Fits Gamma-Gamma to the repeat customers of an RFM file; also returns how many customers it
+/// left out (frequency 0). Only their frequency and spend matter, so identical pairs are read
+/// as one weighted row: the same data, in the same order, as [`SpendData::new`] on every
+/// customer.
+fn fit_spend_file(path: &Path, id_col: &str) -> Result<(GammaGamma, FitReport, usize)> {
+    let spend_key = |c: &Rfm| {
+        let m = c.monetary_value()?;
+        (c.frequency() > 0.0).then(|| [c.frequency().to_bits(), m.to_bits()])
+    };
+    let customers = read_distinct(path, id_col, Monetary::Required, spend_key)?;
+    let data = SpendData::new(&customers.rfm, Some(&customers.weights))?;
+    let bar = progress::spinner("fitting Gamma-Gamma", customers.rows);
+    let (model, report) = GammaGamma::fit(&data, &FitOptions::default())?;
+    bar.finish_and_clear();
+    Ok((model, report, customers.left_out))
 }
 
 /// Fits sBG or BdW to subscription data.
@@ -203,23 +228,17 @@ pub fn run(args: Args) -> Result<()> {
             ("BG/BB".to_string(), json, report, BgBb::NAMES)
         }
         ModelKind::Gg => {
-            let customers = read_customers(&args.rfm, &args.id_col, Monetary::Required)?;
-            let data = SpendData::new(&customers.rfm, customers.weights.as_deref())?;
-            let bar = progress::spinner("fitting Gamma-Gamma", customers.rfm.len());
-            let (model, report) = GammaGamma::fit(&data, &FitOptions::default())?;
-            bar.finish_and_clear();
+            let (model, report, excluded) = fit_spend_file(&args.rfm, &args.id_col)?;
             let mut extra = Map::new();
-            extra.insert("n_excluded".into(), json!(data.n_excluded()));
+            extra.insert("n_excluded".into(), json!(excluded));
             let json = fit_to_json(&model, &report, extra);
-            let title = format!(
-                "Gamma-Gamma (left out {} customers with no repeat purchase)",
-                data.n_excluded()
-            );
+            let title =
+                format!("Gamma-Gamma (left out {excluded} customers with no repeat purchase)");
             (title, json, report, GammaGamma::NAMES)
         }
         kind => {
-            let customers = read_customers(&args.rfm, &args.id_col, Monetary::Ignore)?;
-            let fitted = fit_purchase_model(kind, &customers.rfm, customers.weights.as_deref())?;
+            let customers = read_distinct(&args.rfm, &args.id_col, Monetary::Ignore, purchase_key)?;
+            let fitted = fit_compressed(kind, &customers.compress(), &FitOptions::default())?;
             (
                 fitted.title.to_string(),
                 fitted.json,
@@ -260,4 +279,39 @@ pub fn fit_table(title: &str, json: &Value, report: &FitReport, names: &[&str]) 
         report.termination
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rfm_input::{read_customers, tests::rfm_file};
+
+    #[test]
+    fn fits_from_distinct_rows_equal_fits_on_every_customer() {
+        // Expected: the fits on every customer read one by one (what `fit` did before it read
+        // the file as distinct weighted rows), bit for bit.
+        let (_dir, path) = rfm_file(30_000);
+        let all = read_customers(&path, "customer_id", Monetary::Required).unwrap();
+
+        let want = fit_purchase_model(ModelKind::Bgnbd, &all.rfm, None).unwrap();
+        let distinct = read_distinct(&path, "customer_id", Monetary::Ignore, purchase_key).unwrap();
+        let got = fit_compressed(
+            ModelKind::Bgnbd,
+            &distinct.compress(),
+            &FitOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(got.json, want.json);
+        assert_eq!(got.json["n_customers"], json!(30_000.0));
+
+        let data = SpendData::new(&all.rfm, None).unwrap();
+        let (want, want_report) = GammaGamma::fit(&data, &FitOptions::default()).unwrap();
+        let (got, got_report, excluded) = fit_spend_file(&path, "customer_id").unwrap();
+        assert_eq!(excluded, data.n_excluded());
+        assert!(excluded > 1000, "{excluded}");
+        assert_eq!(
+            fit_to_json(&got, &got_report, Map::new()),
+            fit_to_json(&want, &want_report, Map::new())
+        );
+    }
 }

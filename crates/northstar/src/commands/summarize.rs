@@ -5,9 +5,7 @@ use crate::output::write_output;
 use crate::progress;
 use anyhow::Result;
 use chrono::NaiveDate;
-use northstar_data::{
-    summarize_file, write_calibration_holdout_csv, write_rfm_csv, Summary, SummaryOptions, TimeUnit,
-};
+use northstar_data::{summarize_file_table, SummaryOptions, TimeUnit};
 use std::path::PathBuf;
 
 /// Arguments of `northstar summarize`.
@@ -40,7 +38,7 @@ pub fn run(args: Args) -> Result<()> {
         time_unit: args.time_unit,
     };
     let bar = progress::file_bar(&args.transactions);
-    let summary = summarize_file(
+    let summary = summarize_file_table(
         &args.transactions,
         &args.format.to_format(),
         &options,
@@ -48,11 +46,6 @@ pub fn run(args: Args) -> Result<()> {
     );
     bar.finish_and_clear();
     let summary = summary?;
-    write_output(args.output.as_deref(), |out| {
-        match &summary {
-            Summary::Rfm(rows) => write_rfm_csv(rows, out)?,
-            Summary::CalibrationHoldout(rows) => write_calibration_holdout_csv(rows, out)?,
-        }
-        Ok(())
-    })
+    // Written straight from the summarizer's table: no row per customer is built.
+    write_output(args.output.as_deref(), |out| Ok(summary.write_csv(out)?))
 }
