@@ -1,7 +1,9 @@
 """Summarise a bench/run_benchmark.sh run: times, memory, ratios, agreement.
 
 Reads what run_benchmark.sh left in --out-dir:
-  northstar_steps.tsv, lifetimes_steps.tsv   step<TAB>wall seconds<TAB>max RSS KiB
+  northstar_steps_<run>.tsv (or northstar_steps.tsv), lifetimes_steps.tsv
+                                             step<TAB>wall seconds<TAB>max RSS KiB
+  loadavg_northstar.txt, loadavg_lifetimes.txt  /proc/loadavg before each tool ran
   lifetimes_timings.json                     lifetimes' in-process step times, params
   clv.csv, clv_lifetimes.csv                 the two CLV outputs
   rfm.csv, bgnbd.json, gg.json               northstar's summary and fitted models
@@ -31,6 +33,29 @@ def read_steps(path):
             name, wall, rss = line.split("\t")
             steps[name] = {"wall_s": float(wall), "max_rss_kib": int(rss) if rss else None}
     return steps
+
+
+def northstar_runs(out):
+    """Every northstar run's steps, in run order (northstar_steps_<run>.tsv, or the single
+    northstar_steps.tsv of older runs)."""
+    files = sorted(out.glob("northstar_steps_*.tsv"), key=lambda f: int(f.stem.rsplit("_", 1)[1]))
+    if not files and (out / "northstar_steps.tsv").exists():
+        files = [out / "northstar_steps.tsv"]
+    return [read_steps(f) for f in files]
+
+
+def median_run(runs):
+    """The run with the median total wall time (the lower middle one for an even count)."""
+    if not runs:
+        return {}, []
+    totals = [sum(s["wall_s"] for s in r.values()) for r in runs]
+    order = sorted(range(len(runs)), key=lambda i: totals[i])
+    return runs[order[(len(runs) - 1) // 2]], totals
+
+
+def loadavg(out, tool):
+    path = out / f"loadavg_{tool}.txt"
+    return " ".join(path.read_text().split()[:3]) if path.exists() else None
 
 
 def find_params(obj, keys):
@@ -153,7 +178,8 @@ def main():
     args = ap.parse_args()
     out = args.out_dir
 
-    ns_steps = read_steps(out / "northstar_steps.tsv")
+    runs = northstar_runs(out)
+    ns_steps, run_totals = median_run(runs)
     lt_proc = read_steps(out / "lifetimes_steps.tsv").get("lifetimes")
     lt_info = load_json(out / "lifetimes_timings.json") if lt_proc else None
     lt_t = lt_info["steps_seconds"] if lt_info else {}
@@ -166,7 +192,8 @@ def main():
         return None if not lt_t or any(v is None for v in vals) else sum(vals)
 
     ns_total = sum(s["wall_s"] for s in ns_steps.values()) if ns_steps else None
-    ns_rss = max((s["max_rss_kib"] or 0) for s in ns_steps.values()) if ns_steps else None
+    # Memory: the largest of every step of every run.
+    ns_rss = max((s["max_rss_kib"] or 0) for r in runs for s in r.values()) if runs else None
     lt_total = lt_proc["wall_s"] if lt_proc else None
     lt_rss = lt_proc["max_rss_kib"] if lt_proc else None
 
@@ -192,6 +219,14 @@ def main():
       + (" (calendar weeks)" if args.summary_freq == "W" else " (days / 7, as northstar)"))
     p("- northstar steps are separate processes (each reads its input file and writes its output);"
       " lifetimes runs in one process")
+    if len(run_totals) > 1:
+        p(f"- northstar pipeline run {len(run_totals)} times, totals "
+          + ", ".join(fmt_s(t) for t in run_totals)
+          + "; the table shows the run with the median total (max RSS: the largest of all runs)")
+    loads = [(tool, loadavg(out, tool)) for tool in ("northstar", "lifetimes")]
+    if any(v for _, v in loads):
+        p("- load average (1, 5, 15 min) before the runs: "
+          + "; ".join(f"{tool} {v}" for tool, v in loads if v))
     p("")
     p("| step | northstar | lifetimes | lifetimes / northstar |")
     p("|---|---:|---:|---:|")
@@ -209,6 +244,8 @@ def main():
         "transactions": args.transactions,
         "summary_freq": args.summary_freq,
         "northstar_steps": ns_steps,
+        "northstar_run_totals_s": run_totals,
+        "loadavg": {tool: v for tool, v in loads},
         "lifetimes_process": lt_proc,
         "lifetimes_steps_seconds": lt_t,
         "total_wall_s": {"northstar": ns_total, "lifetimes": lt_total},
