@@ -103,6 +103,14 @@ struct Chunk<'s> {
     distinct: Vec<Rfm>,
 }
 
+/// A chunk after the merge: `global` maps its distinct rows to the file's.
+struct Merged<'s> {
+    ids: Vec<&'s str>,
+    spend: Vec<f64>,
+    row: Vec<u32>,
+    global: Vec<u32>,
+}
+
 /// Values every customer of an RFM file, as [`customer_values`] does: rows are parsed,
 /// validated and given their expected spend chunk by chunk on every core, discounted expected
 /// purchases are computed once per distinct (frequency, recency, T), then multiplied back.
@@ -130,13 +138,14 @@ fn value_customers<'s, M: PurchaseModel + ?Sized>(
         chunk.row.push(row_index);
         Ok(())
     })?;
-    // Distinct rows over the whole file, and each chunk's rows mapped to them.
+    // Distinct rows over the whole file, and each chunk's rows mapped to them; the chunks'
+    // own indexes are freed as they are merged.
     let mut index: KeyMap<[u64; 3], u32> = KeyMap::default();
     let mut distinct: Vec<Rfm> = Vec::new();
-    let global: Vec<Vec<u32>> = chunks
-        .iter()
+    let chunks: Vec<Merged<'s>> = chunks
+        .into_iter()
         .map(|chunk| {
-            chunk
+            let global: Vec<u32> = chunk
                 .distinct
                 .iter()
                 .map(
@@ -148,33 +157,40 @@ fn value_customers<'s, M: PurchaseModel + ?Sized>(
                         }
                     },
                 )
-                .collect()
+                .collect();
+            Merged {
+                ids: chunk.ids,
+                spend: chunk.spend,
+                row: chunk.row,
+                global,
+            }
         })
         .collect();
+    drop(index);
     let discounted: Vec<f64> = distinct
         .par_iter()
         .map(|rfm| discounted_expected_purchases(purchase, rfm, options))
         .collect();
-    let clv = chunks
-        .par_iter()
-        .zip(&global)
-        .map(|(chunk, global)| {
-            chunk
-                .row
-                .iter()
-                .zip(&chunk.spend)
-                .map(|(&r, &s)| discounted[global[r as usize] as usize] * s)
-                .collect()
+    // CLV = discounted expected purchases × expected spend, in place of the spend.
+    let chunks: Vec<(Vec<&'s str>, Vec<f64>)> = chunks
+        .into_par_iter()
+        .map(|chunk| {
+            let mut clv = chunk.spend;
+            for (value, &r) in clv.iter_mut().zip(&chunk.row) {
+                *value *= discounted[chunk.global[r as usize] as usize];
+            }
+            (chunk.ids, clv)
         })
         .collect();
     let mut starts = Vec::with_capacity(chunks.len());
     let mut total = 0;
-    for chunk in &chunks {
+    for (ids, _) in &chunks {
         starts.push(total);
-        total += chunk.ids.len();
+        total += ids.len();
     }
+    let (ids, clv) = chunks.into_iter().unzip();
     Ok(Values {
-        ids: chunks.into_iter().map(|c| c.ids).collect(),
+        ids,
         clv,
         starts,
         total,
