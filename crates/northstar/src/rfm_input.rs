@@ -8,8 +8,9 @@
 use anyhow::{bail, Context, Result};
 use northstar_data::{CustomerIds, RfmFile, RfmInput};
 use northstar_models::{validate_weight, CompressedRfm, CompressedRow, Rfm};
+use rayon::prelude::*;
 use std::collections::hash_map::{Entry, HashMap};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::path::Path;
 
 /// Whether the command needs the `monetary_value` column.
@@ -201,7 +202,7 @@ pub fn read_distinct<K>(
     key: impl Fn(&Rfm) -> Option<K> + Sync,
 ) -> Result<Distinct>
 where
-    K: Hash + Eq + Copy + Send,
+    K: Hash + Eq + Copy + Send + Sync,
 {
     let file = open(path, id_col, monetary)?;
     let chunks = file.fold(
@@ -231,30 +232,138 @@ where
             anyhow::Ok(())
         },
     )?;
-    let mut chunks = chunks.into_iter();
-    let Some(mut all) = chunks.next() else {
-        bail!("{}: the RFM table has no customers", path.display());
-    };
-    for chunk in chunks {
-        all.rows += chunk.rows;
-        all.left_out += chunk.left_out;
-        for ((k, rfm), weight) in chunk.keys.into_iter().zip(chunk.rfm).zip(chunk.weights) {
-            match all.index.entry(k) {
-                Entry::Occupied(e) => all.weights[*e.get() as usize] += weight,
-                Entry::Vacant(e) => {
-                    e.insert(all.rfm.len() as u32);
-                    all.rfm.push(rfm);
-                    all.weights.push(weight);
+    let mut chunks = chunks;
+    // The chunks' own indexes are not needed any more.
+    chunks
+        .par_iter_mut()
+        .for_each(|c| c.index = KeyMap::default());
+    let keys: Vec<&[K]> = chunks.iter().map(|c| c.keys.as_slice()).collect();
+    let weights: Vec<&[f64]> = chunks.iter().map(|c| c.weights.as_slice()).collect();
+    let merged = merge_keys(&keys, Some(&weights));
+    // File order: by the first occurrence of each key.
+    let mut order: Vec<u32> = (0..merged.firsts.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&g| merged.firsts[g as usize]);
+    Ok(Distinct {
+        rfm: order
+            .iter()
+            .map(|&g| {
+                let (c, l) = merged.firsts[g as usize];
+                chunks[c as usize].rfm[l as usize]
+            })
+            .collect(),
+        weights: order.iter().map(|&g| merged.weights[g as usize]).collect(),
+        rows: chunks.iter().map(|c| c.rows).sum(),
+        left_out: chunks.iter().map(|c| c.left_out).sum(),
+    })
+}
+
+/// Keys of several chunks (each chunk's distinct, in order) merged into the distinct keys of
+/// them all.
+pub struct MergedKeys {
+    /// Each distinct key's first occurrence: (chunk, index in the chunk). Not in file order.
+    pub firsts: Vec<(u32, u32)>,
+    /// For each chunk, the index into `firsts` of each of its keys.
+    pub global: Vec<Vec<u32>>,
+    /// With weights given: each distinct key's total, added in chunk order.
+    pub weights: Vec<f64>,
+}
+
+/// Partitions of [`merge_keys`]: a key's partition is a few bits of its hash that the maps
+/// within a partition do not use to place it.
+const PARTS: usize = 64;
+
+/// Merges the chunks' keys on every core: the keys are split into partitions by hash, and each
+/// partition is merged on its own, going through the chunks in order, so each key's weights
+/// are added in the order one pass over the chunks would add them.
+pub fn merge_keys<K>(chunks: &[&[K]], weights: Option<&[&[f64]]>) -> MergedKeys
+where
+    K: Hash + Eq + Copy + Send + Sync,
+{
+    let hasher = BuildHasherDefault::<KeyHasher>::default();
+    let part = |k: &K| (hasher.hash_one(k) >> 32) as usize & (PARTS - 1);
+    // For each chunk and partition, the chunk's keys in that partition, in order.
+    let buckets: Vec<Vec<Vec<u32>>> = chunks
+        .par_iter()
+        .map(|keys| {
+            let mut buckets = vec![Vec::new(); PARTS];
+            for (i, k) in keys.iter().enumerate() {
+                buckets[part(k)].push(i as u32);
+            }
+            buckets
+        })
+        .collect();
+    // Each partition: its distinct keys (first occurrences, weights) and, for each chunk, the
+    // index among them of each key of the chunk's bucket.
+    struct Part {
+        firsts: Vec<(u32, u32)>,
+        weights: Vec<f64>,
+        assigned: Vec<Vec<u32>>,
+    }
+    let parts: Vec<Part> = (0..PARTS)
+        .into_par_iter()
+        .map(|p| {
+            let mut index: KeyMap<K, u32> = KeyMap::default();
+            let mut part = Part {
+                firsts: Vec::new(),
+                weights: Vec::new(),
+                assigned: Vec::with_capacity(chunks.len()),
+            };
+            for (c, keys) in chunks.iter().enumerate() {
+                let bucket = &buckets[c][p];
+                let mut assigned = Vec::with_capacity(bucket.len());
+                for &i in bucket {
+                    let w = weights.map_or(0.0, |w| w[c][i as usize]);
+                    let g = match index.entry(keys[i as usize]) {
+                        Entry::Occupied(e) => {
+                            let g = *e.get();
+                            part.weights[g as usize] += w;
+                            g
+                        }
+                        Entry::Vacant(e) => {
+                            let g = part.firsts.len() as u32;
+                            e.insert(g);
+                            part.firsts.push((c as u32, i));
+                            part.weights.push(w);
+                            g
+                        }
+                    };
+                    assigned.push(g);
+                }
+                part.assigned.push(assigned);
+            }
+            part
+        })
+        .collect();
+    let mut offsets = Vec::with_capacity(PARTS);
+    let mut total = 0u32;
+    for part in &parts {
+        offsets.push(total);
+        total += part.firsts.len() as u32;
+    }
+    let global = (0..chunks.len())
+        .into_par_iter()
+        .map(|c| {
+            let mut global = vec![0; chunks[c].len()];
+            for (p, part) in parts.iter().enumerate() {
+                for (&i, &g) in buckets[c][p].iter().zip(&part.assigned[c]) {
+                    global[i as usize] = offsets[p] + g;
                 }
             }
+            global
+        })
+        .collect();
+    let mut merged = MergedKeys {
+        firsts: Vec::with_capacity(total as usize),
+        global,
+        weights: Vec::with_capacity(if weights.is_some() { total as usize } else { 0 }),
+    };
+    for part in parts {
+        merged.firsts.extend_from_slice(&part.firsts);
+        if weights.is_some() {
+            merged.weights.extend_from_slice(&part.weights);
         }
     }
-    Ok(Distinct {
-        rfm: all.rfm,
-        weights: all.weights,
-        rows: all.rows,
-        left_out: all.left_out,
-    })
+    merged
 }
 
 /// The key that makes rows identical for a purchase model: frequency, recency and T.
@@ -312,6 +421,55 @@ pub(crate) mod tests {
         assert_eq!(got.rows.len(), want.rows.len());
         for (g, w) in got.rows.iter().zip(&want.rows) {
             assert_eq!((g.x, g.t_x, g.t, g.weight), (w.x, w.t_x, w.t, w.weight));
+        }
+    }
+
+    #[test]
+    fn merged_keys_match_one_pass_over_the_chunks_in_order() {
+        // Expected: a serial pass over the chunks in order with one map (first occurrences in
+        // order, weights added in chunk order), written out here as the reference.
+        let chunks: Vec<Vec<[u64; 2]>> = (0..7u64)
+            .map(|c| {
+                let mut seen = std::collections::HashSet::new();
+                (0..3000u64)
+                    .map(|i| [(i * 7 + c * 13) % 2000, (i * c) % 3])
+                    .filter(|k| seen.insert(*k))
+                    .collect()
+            })
+            .collect();
+        let weights: Vec<Vec<f64>> = chunks
+            .iter()
+            .enumerate()
+            .map(|(c, keys)| (0..keys.len()).map(|i| 0.1 * (i + c) as f64).collect())
+            .collect();
+        let mut index = HashMap::new();
+        let mut firsts = Vec::new();
+        let mut sums = Vec::new();
+        for (c, keys) in chunks.iter().enumerate() {
+            for (i, k) in keys.iter().enumerate() {
+                match index.entry(*k) {
+                    Entry::Occupied(e) => sums[*e.get()] += weights[c][i],
+                    Entry::Vacant(e) => {
+                        e.insert(firsts.len());
+                        firsts.push((c as u32, i as u32));
+                        sums.push(weights[c][i]);
+                    }
+                }
+            }
+        }
+        let key_slices: Vec<&[[u64; 2]]> = chunks.iter().map(Vec::as_slice).collect();
+        let weight_slices: Vec<&[f64]> = weights.iter().map(Vec::as_slice).collect();
+        let merged = merge_keys(&key_slices, Some(&weight_slices));
+        assert_eq!(merged.firsts.len(), firsts.len());
+        for (c, keys) in chunks.iter().enumerate() {
+            for (i, k) in keys.iter().enumerate() {
+                let g = merged.global[c][i] as usize;
+                let (fc, fi) = merged.firsts[g];
+                assert_eq!(chunks[fc as usize][fi as usize], *k);
+                let want = index[k];
+                assert_eq!(firsts[want], (fc, fi));
+                assert_eq!(merged.weights[g].to_bits(), sums[want].to_bits());
+            }
         }
     }
 

@@ -8,7 +8,6 @@ use northstar_data::{RfmFile, TimeUnit};
 use northstar_models::clv::{discounted_expected_purchases, ClvOptions, Discounting};
 use northstar_models::{CompressedRfm, GammaGamma, PurchaseModel, Rfm, SpendModel};
 use rayon::prelude::*;
-use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 
 /// How to discount.
@@ -138,35 +137,37 @@ fn value_customers<'s, M: PurchaseModel + ?Sized>(
         chunk.row.push(row_index);
         Ok(())
     })?;
-    // Distinct rows over the whole file, and each chunk's rows mapped to them; the chunks'
-    // own indexes are freed as they are merged.
-    let mut index: KeyMap<[u64; 3], u32> = KeyMap::default();
-    let mut distinct: Vec<Rfm> = Vec::new();
-    let chunks: Vec<Merged<'s>> = chunks
-        .into_iter()
-        .map(|chunk| {
-            let global: Vec<u32> = chunk
+    // Distinct rows over the whole file, and each chunk's rows mapped to them (the chunks' own
+    // indexes are freed first).
+    let chunks: Vec<(Vec<[u64; 3]>, Chunk<'s>)> = chunks
+        .into_par_iter()
+        .map(|mut chunk| {
+            chunk.index = KeyMap::default();
+            let keys = chunk
                 .distinct
                 .iter()
-                .map(
-                    |rfm| match index.entry(purchase_key(rfm).unwrap_or_default()) {
-                        Entry::Occupied(e) => *e.get(),
-                        Entry::Vacant(e) => {
-                            distinct.push(*rfm);
-                            *e.insert(distinct.len() as u32 - 1)
-                        }
-                    },
-                )
+                .map(|rfm| purchase_key(rfm).unwrap_or_default())
                 .collect();
-            Merged {
-                ids: chunk.ids,
-                spend: chunk.spend,
-                row: chunk.row,
-                global,
-            }
+            (keys, chunk)
         })
         .collect();
-    drop(index);
+    let keys: Vec<&[[u64; 3]]> = chunks.iter().map(|(k, _)| k.as_slice()).collect();
+    let merged = rfm_input::merge_keys(&keys, None);
+    let distinct: Vec<Rfm> = merged
+        .firsts
+        .iter()
+        .map(|&(c, l)| chunks[c as usize].1.distinct[l as usize])
+        .collect();
+    let chunks: Vec<Merged<'s>> = chunks
+        .into_iter()
+        .zip(merged.global)
+        .map(|((_, chunk), global)| Merged {
+            ids: chunk.ids,
+            spend: chunk.spend,
+            row: chunk.row,
+            global,
+        })
+        .collect();
     let discounted: Vec<f64> = distinct
         .par_iter()
         .map(|rfm| discounted_expected_purchases(purchase, rfm, options))
