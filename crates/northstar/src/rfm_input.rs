@@ -239,7 +239,7 @@ where
         .for_each(|c| c.index = KeyMap::default());
     let keys: Vec<&[K]> = chunks.iter().map(|c| c.keys.as_slice()).collect();
     let weights: Vec<&[f64]> = chunks.iter().map(|c| c.weights.as_slice()).collect();
-    let merged = merge_keys(&keys, Some(&weights));
+    let merged = merge_keys(&keys, Some(&weights), false);
     // File order: by the first occurrence of each key.
     let mut order: Vec<u32> = (0..merged.firsts.len() as u32).collect();
     order.par_sort_unstable_by_key(|&g| merged.firsts[g as usize]);
@@ -262,7 +262,7 @@ where
 pub struct MergedKeys {
     /// Each distinct key's first occurrence: (chunk, index in the chunk). Not in file order.
     pub firsts: Vec<(u32, u32)>,
-    /// For each chunk, the index into `firsts` of each of its keys.
+    /// For each chunk, the index into `firsts` of each of its keys (empty unless asked for).
     pub global: Vec<Vec<u32>>,
     /// With weights given: each distinct key's total, added in chunk order.
     pub weights: Vec<f64>,
@@ -274,8 +274,9 @@ const PARTS: usize = 64;
 
 /// Merges the chunks' keys on every core: the keys are split into partitions by hash, and each
 /// partition is merged on its own, going through the chunks in order, so each key's weights
-/// are added in the order one pass over the chunks would add them.
-pub fn merge_keys<K>(chunks: &[&[K]], weights: Option<&[&[f64]]>) -> MergedKeys
+/// are added in the order one pass over the chunks would add them. `global` says whether to
+/// map every chunk's keys to the merged ones.
+pub fn merge_keys<K>(chunks: &[&[K]], weights: Option<&[&[f64]]>, global: bool) -> MergedKeys
 where
     K: Hash + Eq + Copy + Send + Sync,
 {
@@ -310,7 +311,7 @@ where
             };
             for (c, keys) in chunks.iter().enumerate() {
                 let bucket = &buckets[c][p];
-                let mut assigned = Vec::with_capacity(bucket.len());
+                let mut assigned = Vec::with_capacity(if global { bucket.len() } else { 0 });
                 for &i in bucket {
                     let w = weights.map_or(0.0, |w| w[c][i as usize]);
                     let g = match index.entry(keys[i as usize]) {
@@ -327,7 +328,9 @@ where
                             g
                         }
                     };
-                    assigned.push(g);
+                    if global {
+                        assigned.push(g);
+                    }
                 }
                 part.assigned.push(assigned);
             }
@@ -340,18 +343,22 @@ where
         offsets.push(total);
         total += part.firsts.len() as u32;
     }
-    let global = (0..chunks.len())
-        .into_par_iter()
-        .map(|c| {
-            let mut global = vec![0; chunks[c].len()];
-            for (p, part) in parts.iter().enumerate() {
-                for (&i, &g) in buckets[c][p].iter().zip(&part.assigned[c]) {
-                    global[i as usize] = offsets[p] + g;
+    let global = if !global {
+        Vec::new()
+    } else {
+        (0..chunks.len())
+            .into_par_iter()
+            .map(|c| {
+                let mut global = vec![0; chunks[c].len()];
+                for (p, part) in parts.iter().enumerate() {
+                    for (&i, &g) in buckets[c][p].iter().zip(&part.assigned[c]) {
+                        global[i as usize] = offsets[p] + g;
+                    }
                 }
-            }
-            global
-        })
-        .collect();
+                global
+            })
+            .collect()
+    };
     let mut merged = MergedKeys {
         firsts: Vec::with_capacity(total as usize),
         global,
@@ -459,7 +466,7 @@ pub(crate) mod tests {
         }
         let key_slices: Vec<&[[u64; 2]]> = chunks.iter().map(Vec::as_slice).collect();
         let weight_slices: Vec<&[f64]> = weights.iter().map(Vec::as_slice).collect();
-        let merged = merge_keys(&key_slices, Some(&weight_slices));
+        let merged = merge_keys(&key_slices, Some(&weight_slices), true);
         assert_eq!(merged.firsts.len(), firsts.len());
         for (c, keys) in chunks.iter().enumerate() {
             for (i, k) in keys.iter().enumerate() {

@@ -152,7 +152,7 @@ fn value_customers<'s, M: PurchaseModel + ?Sized>(
         })
         .collect();
     let keys: Vec<&[[u64; 3]]> = chunks.iter().map(|(k, _)| k.as_slice()).collect();
-    let merged = rfm_input::merge_keys(&keys, None);
+    let merged = rfm_input::merge_keys(&keys, None, true);
     let distinct: Vec<Rfm> = merged
         .firsts
         .iter()
