@@ -49,6 +49,16 @@ fn ev(customer: &str, user: &str, t: i64) -> Ev {
 }
 
 impl Ev {
+    fn push_to(&self, builder: &mut EngagementBuilder) {
+        builder.push(&Event {
+            customer_id: &self.customer,
+            user_id: &self.user,
+            timestamp_ms: self.t,
+            feature: self.feature.as_deref(),
+            session_id: self.session.as_deref(),
+        });
+    }
+
     fn feature(mut self, f: &str) -> Self {
         self.feature = Some(f.into());
         self
@@ -62,13 +72,7 @@ impl Ev {
 fn report(events: &[Ev]) -> EngagementReport {
     let mut builder = EngagementBuilder::new(as_of());
     for e in events {
-        builder.push(&Event {
-            customer_id: &e.customer,
-            user_id: &e.user,
-            timestamp_ms: e.t,
-            feature: e.feature.as_deref(),
-            session_id: e.session.as_deref(),
-        });
+        e.push_to(&mut builder);
     }
     builder.finish()
 }
@@ -473,13 +477,7 @@ fn report_interned(events: &[Ev], stride: u32, mix: usize) -> EngagementReport {
     let mut builder = EngagementBuilder::new(as_of());
     for (i, (e, &(customer, user, feature))) in events.iter().zip(&interned).enumerate() {
         if mix > 0 && i % mix == 0 {
-            builder.push(&Event {
-                customer_id: &e.customer,
-                user_id: &e.user,
-                timestamp_ms: e.t,
-                feature: e.feature.as_deref(),
-                session_id: e.session.as_deref(),
-            });
+            e.push_to(&mut builder);
         } else {
             let event = InternedEvent {
                 customer,
@@ -548,18 +546,9 @@ fn window_events_first_then_window_complete_gives_the_same_report_and_stores_few
         earlier.shuffle(&mut rng);
         let mut builder = EngagementBuilder::new(as_of());
         assert_eq!(builder.window_start_ms(), window_start);
-        let push = |b: &mut EngagementBuilder, e: &Ev| {
-            b.push(&Event {
-                customer_id: &e.customer,
-                user_id: &e.user,
-                timestamp_ms: e.t,
-                feature: e.feature.as_deref(),
-                session_id: e.session.as_deref(),
-            })
-        };
-        window.iter().for_each(|e| push(&mut builder, e));
+        window.iter().for_each(|e| e.push_to(&mut builder));
         builder.window_complete();
-        earlier.iter().for_each(|e| push(&mut builder, e));
+        earlier.iter().for_each(|e| e.push_to(&mut builder));
         // Only sessions first seen in the window are stored: s-y is not.
         let stored: usize = builder
             .users
@@ -609,13 +598,7 @@ fn builders_of_disjoint_accounts_merge_into_the_single_builder_report() {
         for e in &events {
             // Accounts to builders by the length and first byte of the id.
             let part = (e.customer.len() + e.customer.as_bytes()[0] as usize) % parts;
-            builders[part].push(&Event {
-                customer_id: &e.customer,
-                user_id: &e.user,
-                timestamp_ms: e.t,
-                feature: e.feature.as_deref(),
-                session_id: e.session.as_deref(),
-            });
+            e.push_to(&mut builders[part]);
         }
         assert_eq!(
             EngagementBuilder::finish_all(builders).unwrap(),
